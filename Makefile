@@ -1,0 +1,32 @@
+# Two commands matter: `make demo` (the daemon in simulated-hardware mode) and `make test` (the whole suite).
+# Each bootstraps the local virtual environment in .venv the first time (idempotent afterwards).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint docs venv clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,ccs,plot,hardware]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/evse sim --config config/sim.toml
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+bench: $(STAMP)
+	$(VENV)/bin/evse-bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check evse tests bench
+	$(VENV)/bin/ruff format --check evse tests bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,1 @@
+"""Benchmarks: `evse-bench` (or `make bench`) runs them all and prints one table. Not part of the test suite."""
