@@ -1,0 +1,9 @@
+"""Local HTTP API: configuration values (declared per `evse.config.meta`)."""
+
+from __future__ import annotations
+
+from evse.config.meta import Settings
+
+
+class ApiSettings(Settings):
+    """Local HTTP API."""

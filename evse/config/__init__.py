@@ -1,0 +1,1 @@
+"""Configuration: one TOML file, validated against typed settings structs (see `evse.config.meta`)."""

@@ -1,0 +1,26 @@
+"""How a configuration value is declared — once, with its default, unit and description.
+
+Every component owns a settings struct next to its code (e.g. `evse.protocols.gbt.settings.GbtSettings`);
+`evse.config.schema` assembles them into the whole configuration, and `docs/configuration.md` is generated from
+these declarations. A value is declared as
+
+    bhm_timeout_s: Annotated[float, setting("Wait for BHM after the first CHM", "s", gt=0)] = 5.0
+
+`Settings` forbids unknown keys, so a typo in the TOML file is an error, not a silently ignored value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+def setting(description: str, unit: str = "", **constraints: Any) -> msgspec.Meta:
+    """Metadata for one configuration value: a one-line description, its unit ("" if none) and msgspec
+    constraints (gt, ge, lt, le, min_length, pattern, …)."""
+    return msgspec.Meta(description=description, extra={"unit": unit}, **constraints)
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
+    """Base of every settings struct."""

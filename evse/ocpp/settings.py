@@ -1,0 +1,9 @@
+"""OCPP 1.6J client: configuration values (declared per `evse.config.meta`)."""
+
+from __future__ import annotations
+
+from evse.config.meta import Settings
+
+
+class OcppSettings(Settings):
+    """OCPP 1.6J client."""

@@ -1,0 +1,9 @@
+"""GB/T 27930 timers and options: configuration values (declared per `evse.config.meta`)."""
+
+from __future__ import annotations
+
+from evse.config.meta import Settings
+
+
+class GbtSettings(Settings):
+    """GB/T 27930 timers and options."""

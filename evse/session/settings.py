@@ -1,0 +1,9 @@
+"""Stage timeouts of the charging session: configuration values (declared per `evse.config.meta`)."""
+
+from __future__ import annotations
+
+from evse.config.meta import Settings
+
+
+class SessionSettings(Settings):
+    """Stage timeouts of the charging session."""
