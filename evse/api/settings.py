@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class ApiSettings(Settings):
+class ApiSettings(Settings, frozen=True):
     """Local HTTP API."""

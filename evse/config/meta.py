@@ -6,6 +6,7 @@ these declarations. A value is declared as
 
     bhm_timeout_s: Annotated[float, setting("Wait for BHM after the first CHM", "s", gt=0)] = 5.0
 
+A subclass is declared `class GbtSettings(Settings, frozen=True)` (mypy needs the repeated `frozen`).
 `Settings` forbids unknown keys, so a typo in the TOML file is an error, not a silently ignored value.
 """
 

@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class OcppSettings(Settings):
+class OcppSettings(Settings, frozen=True):
     """OCPP 1.6J client."""

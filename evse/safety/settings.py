@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class SafetySettings(Settings):
+class SafetySettings(Settings, frozen=True):
     """Safety envelope and supervisor thresholds."""

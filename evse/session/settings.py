@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class SessionSettings(Settings):
+class SessionSettings(Settings, frozen=True):
     """Stage timeouts of the charging session."""

@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class SimSettings(Settings):
+class SimSettings(Settings, frozen=True):
     """Simulated hardware and vehicles."""

@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class StoreSettings(Settings):
+class StoreSettings(Settings, frozen=True):
     """Session store (SQLite) and retention."""

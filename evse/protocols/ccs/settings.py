@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class CcsSettings(Settings):
+class CcsSettings(Settings, frozen=True):
     """CCS (DIN SPEC 70121 / ISO 15118-2) options."""

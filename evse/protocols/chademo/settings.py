@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class ChademoSettings(Settings):
+class ChademoSettings(Settings, frozen=True):
     """CHAdeMO timers and options."""

@@ -5,5 +5,5 @@ from __future__ import annotations
 from evse.config.meta import Settings
 
 
-class GbtSettings(Settings):
+class GbtSettings(Settings, frozen=True):
     """GB/T 27930 timers and options."""
