@@ -17,10 +17,14 @@ from typing import Any
 import msgspec
 
 
-def setting(description: str, unit: str = "", **constraints: Any) -> msgspec.Meta:
+def setting(description: str, unit: str = "", *, secret: bool = False, **constraints: Any) -> msgspec.Meta:
     """Metadata for one configuration value: a one-line description, its unit ("" if none) and msgspec
-    constraints (gt, ge, lt, le, min_length, pattern, …)."""
-    return msgspec.Meta(description=description, extra={"unit": unit}, **constraints)
+    constraints (gt, ge, lt, le, min_length, pattern, …). `secret=True` marks a value (a password, a token)
+    that is never logged or displayed (`Config.redacted()`)."""
+    extra: dict[str, Any] = {"unit": unit}
+    if secret:
+        extra["secret"] = True
+    return msgspec.Meta(description=description, extra=extra, **constraints)
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen=True):
