@@ -14,6 +14,7 @@ import msgspec
 
 from evse.api.settings import ApiSettings
 from evse.config.meta import Settings, setting
+from evse.daemon.settings import DaemonSettings
 from evse.ocpp.settings import OcppSettings
 from evse.protocols.ccs.settings import CcsSettings
 from evse.protocols.chademo.settings import ChademoSettings
@@ -181,6 +182,7 @@ class Config(Settings, frozen=True):
     emergency_stop: Annotated[HardwareRole, setting("Station-wide emergency stop input")] = msgspec.field(
         default_factory=_role
     )
+    daemon: Annotated[DaemonSettings, setting("Daemon lifecycle")] = msgspec.field(default_factory=DaemonSettings)
     session: Annotated[SessionSettings, setting("Charging session stage timeouts")] = msgspec.field(
         default_factory=SessionSettings
     )

@@ -1,11 +1,70 @@
-"""`evse run`: entry point of the daemon (lifecycle in progress)."""
+"""`evse run --config FILE`: load the configuration, set up logging, run the lifecycle until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+
+from evse import __version__, clock
 from evse.config.errors import UserError
 from evse.config.loader import load_config
+from evse.config.schema import Config
+from evse.daemon import wiring
+from evse.daemon.lifecycle import Lifecycle
+from evse.daemon.sdnotify import Notifier, watchdog_period_s
+from evse.daemon.wiring import StartError
+from evse.logsetup import configure_logging
+
+log = structlog.get_logger("evse.daemon")
 
 
 def run_daemon(config_path: str) -> int:
-    load_config(config_path)
-    raise UserError("evse run: the daemon lifecycle is not wired yet — use a later version")
+    config = load_config(config_path)  # ConfigError: the CLI prints every problem and exits 78
+    configure_logging(config.logging.level, config.logging.format)
+    prepare_state_dir(config)
+    log.info("starting", version=__version__, config=config_path, station=config.station.id)
+    log.debug("configuration", config=config.redacted())
+    return clock.run(lambda: serve(config))
+
+
+def prepare_state_dir(config: Config) -> None:
+    path = Path(config.station.state_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(
+            f"cannot create the state directory {path} ({error.strerror}) — set station.state_dir to a writable "
+            "directory"
+        ) from None
+
+
+async def serve(config: Config) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    notifier = Notifier()
+    try:
+        composed = wiring.build(config, loop)
+        lifecycle = Lifecycle(
+            safe_state=composed.safe_state,
+            services=composed.services,
+            stop_order=composed.stop_order,
+            settings=config.daemon,
+            notifier=notifier,
+            status=composed.status,
+            watchdog_period_s=watchdog_period_s(),
+        )
+        code = await lifecycle.run(stop)
+        if lifecycle.start_error is not None:
+            raise StartError(lifecycle.start_error)
+        return code
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        notifier.close()
+        sys.stdout.flush()

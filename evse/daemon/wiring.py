@@ -1,0 +1,112 @@
+"""The composition of the daemon: which services run, in which order. The one place to change it.
+
+* The station (`evse.station.build.build_station`) is always there; it provides `safe_state()`, `start()`,
+  `stop(timeout_s)` and `alive()`.
+* Upper layers join through a module `evse.<area>.service` exposing
+  `create_service(config, station, bus) -> Service | None` (None when disabled in the configuration); see
+  `UPPER_SERVICES`. They start after the station (they need it) and stop after it (so the station's sessions
+  end — and are reported — while the CSMS link and the API are still up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from evse.config.errors import UserError
+from evse.config.schema import Config
+from evse.daemon.exitcodes import EXIT_UNAVAILABLE
+from evse.daemon.service import Service
+from evse.session.events import EventBus
+
+#: modules of the upper layers, started in this order after the station
+UPPER_SERVICES: tuple[str, ...] = ("evse.ocpp.service", "evse.api.service")
+
+
+class StartError(UserError):
+    """A service or driver could not be set up (missing driver, absent CAN interface, port in use)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class StationService:
+    """The station as a daemon service."""
+
+    name = "station"
+
+    def __init__(self, station: Any) -> None:
+        self.station = station
+
+    async def start(self) -> None:
+        await self.station.start()
+
+    async def stop(self, timeout_s: float) -> None:
+        await self.station.stop(timeout_s)
+
+    def alive(self) -> bool:
+        return bool(self.station.alive())
+
+
+@dataclass
+class Wiring:
+    config: Config
+    station: Any
+    bus: EventBus
+    services: list[Service] = field(default_factory=list)
+
+    @property
+    def stop_order(self) -> list[Service]:
+        return self.services  # station first: see the module docstring
+
+    def safe_state(self) -> None:
+        self.station.safe_state()
+
+    def status(self) -> str:
+        return status_line(self.config, self.station, [s.name for s in self.services])
+
+
+def build(config: Config, loop: asyncio.AbstractEventLoop) -> Wiring:
+    from evse.station.build import build_station
+
+    bus = EventBus()
+    try:
+        station = build_station(config, bus=bus, loop=loop)
+    except (UserError, OSError) as error:
+        raise StartError(f"the station could not be set up: {error}") from None
+    except Exception as error:
+        if type(error).__name__ in (
+            "DriverError",
+            "CanError",
+            "CanInitializationError",
+            "CanInterfaceNotImplementedError",
+        ):
+            raise StartError(f"the station could not be set up: {error}") from None
+        raise
+    wiring = Wiring(config, station, bus, [StationService(station)])
+    for module_name in UPPER_SERVICES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                continue  # that layer is not part of this build
+            raise
+        service = module.create_service(config, station, bus)
+        if service is not None:
+            wiring.services.append(service)
+    return wiring
+
+
+def status_line(config: Config, station: Any, service_names: list[str]) -> str:
+    """One line for systemd's STATUS= and `systemctl status`: station, connectors and their state."""
+    parts: list[str] = []
+    try:
+        for connector_id in station.connector_ids():
+            snap = station.snapshot(connector_id)
+            parts.append(f"{connector_id} {snap.standard} {snap.status}")
+    except Exception:  # a station without snapshots (or failing one) still gets a summary
+        counts = Counter(c.standard for c in config.connectors)
+        parts = [f"{n} {s}" for s, n in sorted(counts.items())]
+    return f"{config.station.id}: " + ", ".join(parts) + f" | services: {', '.join(service_names)}"

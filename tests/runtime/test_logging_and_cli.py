@@ -1,0 +1,119 @@
+"""JSON log shape (context carried, secrets filtered), console on a terminal, `evse --version` / `--help`."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+import structlog
+
+from evse import __version__
+from evse.cli import SUBCOMMAND_MODULES, build_parser, main
+from evse.logsetup import bind_context, configure_logging, log_context, reset_logging
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture(autouse=True)
+def _clean_context():
+    structlog.contextvars.clear_contextvars()
+    yield
+    structlog.contextvars.clear_contextvars()
+    reset_logging()
+
+
+def lines(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_lines_carry_context_and_hide_secrets() -> None:
+    out = io.StringIO()
+    configure_logging("info", "auto", out)  # not a terminal → JSON
+    log = structlog.get_logger("evse.test")
+    log.info("idle")
+    with log_context(connector_id=2, session_id="s-42", stage="precharge"):
+        log.info("voltage matched", voltage_v=401.5, password="hunter2", auth={"token": "abc", "user": "op"})
+    log.debug("not shown at info")
+    logging.getLogger("websockets.client").warning("connection lost")
+    first, second, third = lines(out)
+    assert first["event"] == "idle" and first["connector_id"] is None and first["session_id"] is None
+    assert first["level"] == "info" and first["logger"] == "evse.test" and str(first["timestamp"]).endswith("Z")
+    assert second["connector_id"] == 2 and second["session_id"] == "s-42" and second["stage"] == "precharge"
+    assert second["voltage_v"] == 401.5
+    assert second["password"] == "***" and second["auth"] == {"token": "***", "user": "op"}
+    assert "hunter2" not in out.getvalue()
+    assert third["logger"] == "websockets.client" and third["level"] == "warning"
+
+
+async def test_context_is_carried_into_tasks_started_after_binding() -> None:
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    bind_context(connector_id=3, session_id="abc")
+
+    async def child() -> None:
+        structlog.get_logger("evse.child").info("in child", stage="energy_transfer")
+
+    await asyncio.create_task(child())
+    (event,) = lines(out)
+    assert event["connector_id"] == 3 and event["session_id"] == "abc" and event["stage"] == "energy_transfer"
+
+
+def test_exceptions_are_one_json_line() -> None:
+    out = io.StringIO()
+    configure_logging("info", "json", out)
+    try:
+        raise ValueError("bad frame")
+    except ValueError:
+        structlog.get_logger("evse.test").exception("decode failed")
+    (event,) = lines(out)
+    assert event["level"] == "error" and "ValueError: bad frame" in str(event["exception"])
+
+
+def test_console_format_on_a_terminal() -> None:
+    out = Tty()
+    configure_logging("info", "auto", out)
+    structlog.get_logger("evse.test").info("plugged", connector_id=1)
+    text = out.getvalue()
+    assert "plugged" in text and "\x1b[" in text  # coloured
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text.splitlines()[0])
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"evse {__version__}"
+
+
+def test_help_lists_every_subcommand_with_a_description() -> None:
+    proc = subprocess.run([sys.executable, "-m", "evse", "--help"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert "warning" not in proc.stderr  # every listed subcommand module imports
+    parser = build_parser()
+    choices = parser._subparsers._group_actions[0]._choices_actions  # type: ignore[union-attr]
+    names = {action.dest for action in choices}
+    assert {"run", "config"} <= names
+    for action in choices:
+        assert action.help, f"subcommand {action.dest} has no one-line description"
+        assert action.dest in proc.stdout
+
+
+def test_every_subcommand_module_registers() -> None:
+    import importlib
+
+    for name in SUBCOMMAND_MODULES:
+        assert callable(importlib.import_module(name).register), name
+
+
+def test_no_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    assert "usage: evse" in capsys.readouterr().out
