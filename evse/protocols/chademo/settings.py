@@ -89,7 +89,3 @@ class ChademoSettings(Settings, frozen=True):
         float, setting("Wait for the output to fall below safe_voltage_v after discharge", "s", gt=0)
     ] = 5.0
 
-    # ---- python-can (hardware)
-    can_interface: Annotated[str, setting("python-can interface of the vehicle CAN link", "")] = "socketcan"
-    can_channel: Annotated[str, setting("python-can channel of the vehicle CAN link", "")] = "can0"
-    can_bitrate: Annotated[int, setting("Vehicle CAN bitrate (chademo.md: 500 kbit/s)", "bit/s", gt=0)] = 500_000
