@@ -4,21 +4,30 @@ The protocol (sd_notify(3)): newline-separated `KEY=VALUE` assignments in one da
 by `$NOTIFY_SOCKET`; a name starting with `@` is in the abstract namespace (leading NUL byte). `$WATCHDOG_USEC`
 (and `$WATCHDOG_PID`, when set, naming us) asks for `WATCHDOG=1` more often than that period.
 Without `$NOTIFY_SOCKET` (not run by systemd) every call is a no-op.
+
+Where there is no systemd (a container), `$EVSE_HEALTH_FILE` names a file whose modification time each
+watchdog ping refreshes; `evse health` (the Docker HEALTHCHECK) checks its age, so the container's health
+follows exactly the watchdog's rule: healthy while every control loop is alive.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import structlog
 
 log = structlog.get_logger("evse.daemon.sdnotify")
 
+#: environment variable naming the health file (see the module docstring)
+HEALTH_FILE_ENV = "EVSE_HEALTH_FILE"
+
 
 class Notifier:
-    def __init__(self, address: str | None = None) -> None:
+    def __init__(self, address: str | None = None, health_file: str | None = None) -> None:
         self.address = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
+        self.health_file = health_file if health_file is not None else os.environ.get(HEALTH_FILE_ENV, "")
         self._socket: socket.socket | None = None
         self._failed = False
         self.sent: list[str] = []  # what was sent (for status and tests)
@@ -53,6 +62,11 @@ class Notifier:
         return self.notify(STATUS=status)
 
     def watchdog(self) -> bool:
+        if self.health_file:
+            try:
+                Path(self.health_file).touch()
+            except OSError as error:
+                log.warning("health file not writable", path=self.health_file, error=str(error))
         return self.notify(WATCHDOG=1)
 
     def stopping(self, status: str = "stopping") -> bool:

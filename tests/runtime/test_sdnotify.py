@@ -56,3 +56,19 @@ def test_watchdog_period_from_environment() -> None:
     assert watchdog_period_s({"WATCHDOG_USEC": "20000000", "WATCHDOG_PID": str(os.getpid())}) == 20.0
     assert watchdog_period_s({"WATCHDOG_USEC": "20000000", "WATCHDOG_PID": "1"}) is None
     assert watchdog_period_s({}) is None
+
+
+def test_watchdog_ping_refreshes_the_health_file_checked_by_evse_health(tmp_path: Path, capsys) -> None:
+    import time
+
+    from evse.cli import main
+
+    health = tmp_path / "evse.health"
+    assert main(["health", "--file", str(health)]) == 1
+    assert "does not exist" in capsys.readouterr().out
+    Notifier(address="", health_file=str(health)).watchdog()
+    assert main(["health", "--file", str(health), "--max-age", "30"]) == 0
+    old = time.time() - 120
+    os.utime(health, (old, old))
+    assert main(["health", "--file", str(health), "--max-age", "30"]) == 1
+    assert "last watchdog ping 120 s ago" in capsys.readouterr().out
