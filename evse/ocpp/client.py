@@ -1,0 +1,251 @@
+"""The OCPP 1.6J client: one object holding the state that outlives connections (configuration keys, queue,
+authorization, profiles, per-connector state) and the loops of a connection (BootNotification gate, heartbeat,
+queue replay, non-transactional outbox).
+
+Theory of operation. The supervisor (evse.ocpp.connection) opens a WebSocket and calls `serve()`. `serve()` runs the
+receive loop and, in parallel, the *session*: BootNotification until Accepted (Pending/Rejected wait the CSMS's
+interval; nothing else is sent before Accepted, OCPP 1.6 §4.2), then StatusNotification for every connector, then
+the heartbeat, the queue sender and the outbox sender. When the connection drops, everything of the session is
+cancelled; the persistent queue keeps what must not be lost, the outbox (status, data transfers) is rebuilt.
+Session events from the bus arrive on an asyncio queue and are handled by `evse.ocpp.reporting`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from evse.clock import wall_time
+from evse.ocpp.authorization import AuthorizationStore
+from evse.ocpp.config_keys import ConfigurationKeys
+from evse.ocpp.connection import ConnectionSupervisor
+from evse.ocpp.db import OcppDatabase
+from evse.ocpp.features import Features
+from evse.ocpp.handlers import OcppChargePoint
+from evse.ocpp.maintenance import Maintenance
+from evse.ocpp.operations import Operations
+from evse.ocpp.queue import START, TransactionQueue
+from evse.ocpp.reporting import Reporting
+from evse.ocpp.settings import OcppSettings
+from evse.ocpp.state import ConnectorState
+from evse.session.events import EventBus
+from evse.station.control import StationControl
+
+log = logging.getLogger("evse.ocpp.client")
+
+#: OCPP 1.6 §4.2 RegistrationStatus
+ACCEPTED = "Accepted"
+
+
+def timestamp(t_s: float | None = None) -> str:
+    """An OCPP dateTime (UTC, millisecond precision, Z) of loop time `t_s` (default: now)."""
+    return wall_time(t_s=t_s).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class OcppClient(Reporting, Features, Operations, Maintenance):
+    def __init__(
+        self,
+        settings: OcppSettings,
+        bus: EventBus,
+        station: StationControl,
+        db: OcppDatabase,
+        *,
+        rng: random.Random | None = None,
+        on_reboot: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.station = station
+        self.db = db
+        try:
+            ids = station.connector_ids()
+        except Exception:  # a station without connectors yet: the configured count
+            ids = list(range(1, settings.number_of_connectors + 1))
+        self.connectors: dict[int, ConnectorState] = {c: ConnectorState(c) for c in ids}
+        self.keys = ConfigurationKeys(db, settings, len(ids))
+        self.queue = TransactionQueue(db)
+        self.auth = AuthorizationStore(db, self.keys)
+        self.cp: OcppChargePoint | None = None
+        self.accepted = asyncio.Event()
+        self.registration = ""  # last BootNotification status
+        self.last_traffic_s = 0.0
+        self.delivered: list[tuple[str, dict[str, Any]]] = []  # recent transaction messages delivered (tests, CLI)
+        self.on_reboot = on_reboot
+        self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+        self._events = bus.queue()
+        self.supervisor = ConnectionSupervisor(
+            settings,
+            profile=lambda: self.keys.get_int("SecurityProfile"),
+            authorization_key=lambda: self.keys.get("AuthorizationKey"),
+            ping_interval_s=lambda: float(self.keys.get_int("WebSocketPingInterval")),
+            serve=self.serve,
+            rng=rng,
+        )
+        self.keys.on_change(self._key_changed)
+        self._background: set[asyncio.Task[Any]] = set()
+        self.pending_profiles: dict[int, dict[str, Any]] = {}
+        self._features_init()
+        self.recover_open_transactions()
+
+    # -- lifecycle
+    async def run(self) -> None:
+        """Run until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.supervisor.run(), name="ocpp-connection")
+            group.create_task(self._consume_events(), name="ocpp-events")
+            group.create_task(self._sample_loop(), name="ocpp-sampled-meter")
+            group.create_task(self._aligned_loop(), name="ocpp-aligned-meter")
+            group.create_task(self._housekeeping_loop(), name="ocpp-housekeeping")
+
+    def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task[Any]:
+        """A background task we keep a reference to (follow-up work of handlers)."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+    @property
+    def online(self) -> bool:
+        return self.cp is not None and self.accepted.is_set()
+
+    def _traffic(self) -> None:
+        self.last_traffic_s = asyncio.get_running_loop().time()
+
+    # -- one connection
+    async def serve(self, socket: ClientConnection) -> None:
+        cp = OcppChargePoint(
+            self.settings.charge_point_id, socket, self.settings.response_timeout_s, self._traffic, self
+        )
+        self.cp = cp
+        self.accepted.clear()
+        for state in self.connectors.values():
+            state.reported = None
+        session = asyncio.create_task(self._session(cp), name="ocpp-session")
+        try:
+            await cp.start()  # returns by ConnectionClosed
+        finally:
+            session.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await session
+            self.cp = None
+            self.accepted.clear()
+            while not self._outbox.empty():
+                self._outbox.get_nowait()
+
+    async def _session(self, cp: OcppChargePoint) -> None:
+        await self._boot(cp)
+        self.accepted.set()
+        log.info("BootNotification accepted")
+        for connector_id in [0, *self.connectors]:
+            self.report_status(connector_id, force=True)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._heartbeat_loop(cp))
+            group.create_task(self._queue_loop(cp))
+            group.create_task(self._outbox_loop(cp))
+
+    def boot_payload(self) -> dict[str, Any]:
+        s = self.settings
+        payload = {"chargePointVendor": s.vendor, "chargePointModel": s.model}
+        if s.serial_number:
+            payload["chargePointSerialNumber"] = s.serial_number
+        if s.firmware_version:
+            payload["firmwareVersion"] = s.firmware_version
+        return payload
+
+    async def _boot(self, cp: OcppChargePoint) -> None:
+        while True:
+            try:
+                response = await cp.call_raw("BootNotification", self.boot_payload())
+            except (TimeoutError, Exception) as exc:
+                log.warning("BootNotification failed (%s); retrying", exc)
+                await asyncio.sleep(self.settings.boot_retry_s)
+                continue
+            self.registration = str(response["status"])
+            interval = int(response.get("interval", 0))
+            if self.registration == ACCEPTED:
+                if interval > 0:
+                    self.keys.set("HeartbeatInterval", str(interval))
+                return
+            log.info("BootNotification %s; retrying in %s s", self.registration, interval or self.settings.boot_retry_s)
+            await asyncio.sleep(interval if interval > 0 else self.settings.boot_retry_s)
+
+    async def _heartbeat_loop(self, cp: OcppChargePoint) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            interval = self.keys.get_int("HeartbeatInterval")
+            if interval <= 0:
+                await asyncio.sleep(1.0)
+                continue
+            idle = loop.time() - self.last_traffic_s
+            if idle < interval:  # other traffic shows we are alive (OCPP 1.6 §4.6)
+                await asyncio.sleep(interval - idle)
+                continue
+            with contextlib.suppress(Exception):
+                await cp.call_raw("Heartbeat", {})
+
+    async def _outbox_loop(self, cp: OcppChargePoint) -> None:
+        while True:
+            action, payload = await self._outbox.get()
+            try:
+                await cp.call_raw(action, payload)
+            except Exception as exc:
+                log.warning("%s not delivered: %s", action, exc)
+
+    def send(self, action: str, payload: dict[str, Any]) -> None:
+        """A non-transactional message: sent when online, else dropped (state is re-sent after the next boot)."""
+        if self.online:
+            self._outbox.put_nowait((action, payload))
+
+    async def _queue_loop(self, cp: OcppChargePoint) -> None:
+        while True:
+            await self.queue.wait_nonempty()
+            message = self.queue.peek()
+            if message is None:
+                continue
+            payload = dict(message.payload)
+            if message.tx_local is not None and message.action != START:
+                csms_id = self.queue.csms_id(message.tx_local)
+                if csms_id is None:  # its StartTransaction was given up on: nothing to attach it to
+                    log.warning("dropping %s of a transaction the CSMS never accepted", message.action)
+                    self.queue.remove(message.seq)
+                    continue
+                payload["transactionId"] = csms_id
+            try:
+                response = await cp.call_raw(message.action, payload, unique_id=f"q{message.seq}-{message.attempts}")
+            except (TimeoutError, Exception) as exc:
+                if isinstance(exc, websockets.ConnectionClosed) or cp is not self.cp:
+                    raise  # offline is not a failed attempt: the message waits for the next connection
+                attempts = self.queue.count_attempt(message.seq)
+                if attempts >= self.keys.get_int("TransactionMessageAttempts"):
+                    log.warning("giving up %s after %d attempts: %s", message.action, attempts, exc)
+                    self.queue.remove(message.seq)
+                else:
+                    # OCPP 1.6 §4.10: wait RetryInterval × attempts before the next try
+                    await asyncio.sleep(self.keys.get_int("TransactionMessageRetryInterval") * attempts)
+                continue
+            self.queue.remove(message.seq)
+            self.delivered.append((message.action, payload))
+            del self.delivered[:-1000]
+            self.transaction_message_delivered(message.action, message.tx_local, response)
+
+    def _key_changed(self, key: str, value: str) -> None:
+        if key in ("AuthorizationKey", "SecurityProfile"):
+            # whitepaper §2.4 / §2.5: reconnect with the new credentials / profile
+            self.spawn(self._reconnect_soon())
+
+    async def _reconnect_soon(self) -> None:
+        await asyncio.sleep(0.1)  # let the ChangeConfiguration answer leave first
+        await self.supervisor.reconnect()
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("OCPP background task failed: %r", task.exception())

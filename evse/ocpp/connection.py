@@ -1,0 +1,111 @@
+"""The connection supervisor: connect with subprotocol ocpp1.6, reconnect with exponential backoff and jitter,
+and hand each open connection to the client (which runs the BootNotification gate and everything after it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from evse.ocpp.settings import OcppSettings
+from evse.ocpp.transport import (
+    SUBPROTOCOL,
+    TransportError,
+    basic_auth_header,
+    csms_url,
+    read_password,
+    ssl_context,
+)
+
+log = logging.getLogger("evse.ocpp.connection")
+
+
+def backoff_delays(settings: OcppSettings, rng: random.Random) -> Callable[[int], float]:
+    """Delay before reconnect attempt n (0-based): initial × 2ⁿ capped at max, plus up to `jitter` of itself."""
+
+    def delay(n: int) -> float:
+        base = min(settings.backoff_max_s, settings.backoff_initial_s * (2 ** min(n, 30)))
+        return base * (1.0 + settings.backoff_jitter * rng.random())
+
+    return delay
+
+
+class ConnectionSupervisor:
+    def __init__(
+        self,
+        settings: OcppSettings,
+        profile: Callable[[], int],
+        authorization_key: Callable[[], str],
+        ping_interval_s: Callable[[], float],
+        serve: Callable[[ClientConnection], Awaitable[None]],
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._profile = profile
+        self._authorization_key = authorization_key
+        self._ping_interval_s = ping_interval_s
+        self._serve = serve
+        self._delay = backoff_delays(settings, rng or random.Random())
+        self.connections = 0
+        self.last_error = ""
+        self._socket: ClientConnection | None = None
+
+    async def reconnect(self) -> None:
+        """Close the present connection (new credentials, security profile, reset): the loop connects again."""
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                await self._connect_once()
+                failures = 0
+            except TransportError as exc:
+                self.last_error = str(exc)
+                log.error("%s", exc)
+            except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("CSMS connection failed: %s", self.last_error)
+            delay_s = self._delay(failures)
+            failures += 1
+            await asyncio.sleep(delay_s)
+
+    async def _connect_once(self) -> None:
+        profile = self._profile()
+        settings = self._settings
+        url = csms_url(settings, profile)
+        headers: dict[str, str] = {}
+        if profile in (1, 2):
+            headers["Authorization"] = basic_auth_header(
+                settings.charge_point_id, read_password(settings, self._authorization_key())
+            )
+        ctx = ssl_context(settings, profile)
+        ping_s = settings.ping_interval_s or self._ping_interval_s()
+        async with connect(
+            url,
+            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+            additional_headers=headers,
+            ssl=ctx,
+            open_timeout=settings.connect_timeout_s,
+            ping_interval=ping_s if ping_s > 0 else None,
+            ping_timeout=settings.ping_timeout_s,
+            close_timeout=2.0,
+            max_size=settings.max_frame_bytes,
+            proxy=None,
+            compression=None,
+        ) as socket:
+            if socket.subprotocol != SUBPROTOCOL:
+                await socket.close(1002, "ocpp1.6 subprotocol required")
+                raise TransportError(f"the CSMS at {url} did not accept the ocpp1.6 subprotocol: check ocpp.csms_url.")
+            self.connections += 1
+            log.info("connected to %s (security profile %d)", url, profile)
+            self._socket = socket
+            try:
+                await self._serve(socket)
+            finally:
+                self._socket = None

@@ -1,0 +1,135 @@
+"""Operations the CSMS asks for that take time (OCPP 1.6 §5): remote start, reset, unlock and triggered messages.
+They run as tasks spawned by the handlers, after the answer has left."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from evse.ocpp.meter import CONTEXT_TRIGGER, meter_value, sampled_values
+from evse.session.stages import Reason
+from evse.station.control import AuthorizationStatus
+
+if TYPE_CHECKING:
+    from evse.ocpp.client import OcppClient
+
+log = logging.getLogger("evse.ocpp.operations")
+
+#: how long a soft reset waits for transactions to stop before rebooting anyway
+SOFT_RESET_WAIT_S = 30.0
+HARD_RESET_WAIT_S = 3.0
+#: connector states from which a remote start can proceed (the vehicle may already be plugged in)
+STARTABLE = frozenset({"Available", "Preparing", "Reserved"})
+
+
+class Operations:
+    """Mixin of OcppClient."""
+
+    pending_profiles: dict[int, dict[str, Any]]
+
+    def _o(self) -> OcppClient:
+        return self  # type: ignore[return-value]
+
+    def remote_start_target(self, connector_id: int | None) -> int | None:
+        c = self._o()
+        candidates = list(c.connectors) if connector_id is None else [connector_id]
+        for target in candidates:
+            state = c.connectors.get(target)
+            if state is None or not state.available or state.tx_local is not None:
+                continue
+            if state.status in STARTABLE:
+                return target
+        return None
+
+    async def remote_start(self, connector_id: int, id_tag: str) -> None:
+        c = self._o()
+        if c.keys.get_bool("AuthorizeRemoteTxRequests"):
+            decision = await c.authorize(connector_id, id_tag)
+            if decision.status is not AuthorizationStatus.ACCEPTED:
+                log.info("remote start for %s not authorized (%s)", id_tag, decision.status)
+                c.connectors[connector_id].id_tag = None
+                return
+        try:
+            started = await c.station.remote_start(connector_id, id_tag)
+        except Exception as exc:
+            log.warning("remote start on connector %d failed: %s", connector_id, exc)
+            started = False
+        if not started:
+            c.connectors[connector_id].id_tag = None
+            c.pending_profiles.pop(connector_id, None)
+
+    async def reset(self, kind: str) -> None:
+        c = self._o()
+        running = [s for s in c.connectors.values() if s.tx_local is not None]
+        for state in running:
+            state.stop_reason = "SoftReset" if kind == "Soft" else "HardReset"
+            with contextlib.suppress(Exception):
+                await c.station.stop(state.connector_id, Reason.CSMS_STOP.value)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (SOFT_RESET_WAIT_S if kind == "Soft" else HARD_RESET_WAIT_S)
+        while any(s.tx_local is not None for s in c.connectors.values()) and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        for state in c.connectors.values():
+            if state.tx_local is not None:  # the session did not end in time: stop the transaction ourselves
+                sample = state.last_sample
+                meter = int(sample.energy_wh) if sample else 0
+                from evse.ocpp.reporting import _ts
+
+                c.queue.end(state.tx_local, meter, _ts(), state.stop_reason or "HardReset", state.id_tag)
+                state.tx_local = None
+        log.warning("%s reset requested by the CSMS", kind)
+        if c.on_reboot is not None:
+            await c.on_reboot(kind)
+        else:
+            await c.supervisor.reconnect()  # no reboot hook: a new connection sends a new BootNotification
+
+    async def unlock(self, connector_id: int, timeout_s: float) -> str:
+        c = self._o()
+        state = c.connectors.get(connector_id)
+        if state is None:
+            return "NotSupported"
+        if state.tx_local is not None:
+            state.stop_reason = "UnlockCommand"  # §5.18: stop the transaction first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(c.station.stop(connector_id, Reason.CSMS_STOP.value), timeout_s)
+        try:
+            unlocked = await asyncio.wait_for(c.station.unlock(connector_id), timeout_s)
+        except (TimeoutError, Exception):
+            unlocked = False
+        return "Unlocked" if unlocked else "UnlockFailed"
+
+    async def trigger(self, message: str, connector_id: int | None) -> None:
+        c = self._o()
+        await asyncio.sleep(0)  # after the answer
+        targets = [connector_id] if connector_id is not None else [0, *c.connectors]
+        if message == "BootNotification":
+            c.send("BootNotification", c.boot_payload())
+        elif message == "Heartbeat":
+            c.send("Heartbeat", {})
+        elif message == "StatusNotification":
+            for target in targets:
+                c.report_status(target, force=True)
+        elif message == "MeterValues":
+            for target in targets:
+                state = c.connectors.get(target)
+                if state is None or state.last_sample is None:
+                    continue
+                from evse.ocpp.reporting import _ts
+
+                values = sampled_values(state.last_sample, c.keys.get_list("MeterValuesSampledData"), CONTEXT_TRIGGER)
+                payload: dict[str, Any] = {"connectorId": target, "meterValue": [meter_value(_ts(), values)]}
+                tx_id = c.queue.csms_id(state.tx_local) if state.tx_local is not None else None
+                if tx_id is not None:
+                    payload["transactionId"] = tx_id
+                c.send("MeterValues", payload)
+        elif message == "DiagnosticsStatusNotification":
+            c.send("DiagnosticsStatusNotification", {"status": c.diagnostics_status})
+        elif message == "FirmwareStatusNotification":
+            c.send("FirmwareStatusNotification", {"status": c.firmware_status})
+        elif message == "LogStatusNotification":
+            payload = {"status": c.log_status}
+            if c.log_request_id is not None:
+                payload["requestId"] = c.log_request_id
+            c.send("LogStatusNotification", payload)

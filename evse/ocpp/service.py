@@ -1,0 +1,83 @@
+"""The OCPP client as the daemon sees it: built from configuration, started and stopped with the daemon.
+
+    service = OcppService(config, bus, station)   # config: the whole configuration or its OcppSettings
+    await service.start()   # opens <state_dir>/ocpp.sqlite, registers as the station's Authorizer, connects
+    ...
+    await service.stop()
+
+The state directory is, in order: `ocpp.state_dir`, the `state_dir=` argument, `config.state_dir` (or
+`config.daemon.state_dir` / `config.store.state_dir`), else `./state`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from evse.ocpp.client import OcppClient
+from evse.ocpp.db import OcppDatabase
+from evse.ocpp.settings import OcppSettings
+from evse.session.events import EventBus
+from evse.station.control import StationControl
+
+log = logging.getLogger("evse.ocpp")
+
+DEFAULT_STATE_DIR = "state"
+
+
+def _state_dir(config: Any, settings: OcppSettings, explicit: str | Path | None) -> Path:
+    if settings.state_dir:
+        return Path(settings.state_dir)
+    if explicit is not None:
+        return Path(explicit)
+    for owner in (config, getattr(config, "daemon", None), getattr(config, "store", None)):
+        value = getattr(owner, "state_dir", None) if owner is not None else None
+        if isinstance(value, str | Path) and str(value):
+            return Path(value)
+    return Path(DEFAULT_STATE_DIR)
+
+
+class OcppService:
+    def __init__(
+        self,
+        config: Any,
+        bus: EventBus,
+        station: StationControl,
+        *,
+        state_dir: str | Path | None = None,
+        on_reboot: Callable[[str], Awaitable[None]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings: OcppSettings = config if isinstance(config, OcppSettings) else config.ocpp
+        self.bus = bus
+        self.station = station
+        self.state_dir = _state_dir(config, self.settings, state_dir)
+        self._on_reboot = on_reboot
+        self._rng = rng
+        self.client: OcppClient | None = None
+        self.db: OcppDatabase | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.db = OcppDatabase.in_dir(self.state_dir)
+        self.client = OcppClient(
+            self.settings, self.bus, self.station, self.db, rng=self._rng, on_reboot=self._on_reboot
+        )
+        self.station.set_authorizer(self.client)
+        self._task = asyncio.create_task(self.client.run(), name="ocpp")
+        log.info("OCPP client for %s started (state in %s)", self.settings.charge_point_id, self.state_dir)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if self.db is not None:
+            self.db.close()
+            self.db = None

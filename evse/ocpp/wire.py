@@ -1,0 +1,140 @@
+"""One WebSocket connection to the CSMS, spoken through the `ocpp` package's ChargePoint: a receive loop that
+survives any frame (hostile input is answered per OCPP-J §4.2 or ignored, never a crash), raw-dict CALLs with
+our own unique ids, and a redacted, readable log of every frame.
+
+The `ocpp` package's pitfalls handled here: `call()` returns None on a CALLERROR unless suppress=False (we always
+raise), and `@on` handlers run inside the receive loop (the handlers in `evse.ocpp.handlers` stay short and do
+follow-up work in `@after` hooks or tasks).
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import ocpp.messages
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call, CallError, MessageType, unpack, validate_payload
+from ocpp.v16 import ChargePoint
+
+from evse.ocpp.transport import redact
+
+# Validate in the event loop, not in a worker thread: payloads are small and a thread hop per message costs more
+# than the validation (and keeps virtual-time runs deterministic).
+ocpp.messages.ASYNC_VALIDATION = False
+
+log = logging.getLogger("evse.ocpp.wire")
+
+
+class Socket(Protocol):
+    async def recv(self) -> str | bytes: ...
+    async def send(self, message: str) -> None: ...
+
+
+class CallFailed(Exception):
+    """The CSMS answered a CALL with a CALLERROR."""
+
+    def __init__(self, action: str, code: str, description: str) -> None:
+        super().__init__(f"{action}: CALLERROR {code} {description}")
+        self.code = code
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(str(record.msg))
+        if record.args:
+            record.args = tuple(redact(str(a)) for a in (record.args if isinstance(record.args, tuple) else ()))
+        return True
+
+
+_quiet_logger = logging.getLogger("evse.ocpp.lib")
+_quiet_logger.addFilter(_RedactingFilter())
+
+
+def plain(value: Any) -> Any:
+    """Decimals (the ocpp package parses SetChargingProfile floats as Decimal) → float, recursively."""
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+class WireChargePoint(ChargePoint):
+    """The charge point's end of one connection."""
+
+    def __init__(self, cp_id: str, socket: Socket, response_timeout_s: float, on_traffic: Callable[[], None]) -> None:
+        super().__init__(cp_id, socket, response_timeout=response_timeout_s, logger=_quiet_logger)
+        self._on_traffic = on_traffic
+        self._ids = 0
+
+    async def start(self) -> None:
+        """Receive until the connection closes (ConnectionClosed propagates)."""
+        while True:
+            raw = await self._connection.recv()
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+            log.info("%s ← %s", self.id, redact(text))
+            try:
+                await self._route(text)
+            except Exception as exc:  # hostile or broken input must never end the loop
+                log.warning("ignored a frame from the CSMS (%s)", exc)
+
+    async def _route(self, text: str) -> None:
+        try:
+            msg = unpack(text)
+        except OCPPError as exc:
+            # OCPP-J §4.2.3: answer with a CALLERROR when the message id can be read, else ignore
+            unique_id = _readable_id(text)
+            if unique_id is not None:
+                await self._send(CallError(unique_id, exc.code, exc.description, {}).to_json())
+            return
+        if msg.message_type_id == MessageType.Call:
+            if not isinstance(msg.payload, dict) or not isinstance(msg.action, str):
+                await self._send(
+                    CallError(msg.unique_id, "FormationViolation", "payload must be an object", {}).to_json()
+                )
+                return
+            try:
+                await self._handle_call(msg)
+            except OCPPError as error:
+                await self._send(msg.create_call_error(error).to_json())
+        elif msg.message_type_id in (MessageType.CallResult, MessageType.CallError):
+            # a response nobody waits for (unknown id, late) is dropped by the waiting call; none waiting: drop now
+            if self._call_lock.locked():
+                self._response_queue.put_nowait(msg)
+            else:
+                log.info("ignored a response with unknown id %s", msg.unique_id)
+
+    async def _send(self, message: str) -> None:
+        log.info("%s → %s", self.id, redact(message))
+        self._on_traffic()
+        await self._connection.send(message)
+
+    async def call_raw(self, action: str, payload: dict[str, Any], unique_id: str | None = None) -> dict[str, Any]:
+        """Send a CALL, return the CALLRESULT payload; raise CallFailed on a CALLERROR, TimeoutError on silence."""
+        self._ids += 1
+        call = Call(unique_id=unique_id or f"{self._ids}-{id(self) & 0xFFFF:x}", action=action, payload=payload)
+        await validate_payload(call, self._ocpp_version)
+        async with self._call_lock:
+            await self._send(call.to_json())
+            response = await self._get_specific_response(call.unique_id, self._response_timeout)
+        if response.message_type_id == MessageType.CallError:
+            raise CallFailed(action, response.error_code, response.error_description)
+        response.action = action
+        await validate_payload(response, self._ocpp_version)
+        return plain(response.payload)
+
+
+def _readable_id(text: str) -> str | None:
+    try:
+        value = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(value, list) and len(value) >= 2 and value[0] == MessageType.Call and isinstance(value[1], str):
+        return value[1]
+    return None

@@ -1,0 +1,78 @@
+"""Connection supervisor: subprotocol, BootNotification gate, heartbeat, reconnect with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from evse.ocpp.connection import backoff_delays
+from tests.ocpp.conftest import fast_settings, until
+from tests.ocpp.csms import TestCsms
+
+
+async def test_boot_accepted_then_status_for_every_connector(csms: TestCsms, make_service) -> None:
+    service = await make_service(csms.port)
+    boot = await csms.wait_for("BootNotification")
+    assert boot["chargePointVendor"] == "evse"
+    await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 1)
+    await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 0)
+    assert service.client.online
+    # HeartbeatInterval taken from the CSMS's answer
+    assert service.client.keys.get_int("HeartbeatInterval") == 300
+
+
+async def test_boot_pending_then_rejected_then_accepted_sends_nothing_else_before(csms: TestCsms, make_service) -> None:
+    csms.script.boot = [("Pending", 1), ("Rejected", 1), ("Accepted", 300)]
+    await make_service(csms.port)
+    await csms.wait_for("StatusNotification", timeout_s=6)
+    actions = [a for a, _ in csms.actions()]
+    assert actions[:3] == ["BootNotification"] * 3
+    assert "StatusNotification" not in actions[:3]
+
+
+async def test_pending_csms_may_configure_before_accept(csms: TestCsms, make_service) -> None:
+    csms.script.boot = [("Pending", 2), ("Accepted", 300)]
+    service = await make_service(csms.port)
+    peer = await csms.wait_connected("CP1")
+    await csms.wait_for("BootNotification")
+    result = await peer.request("GetConfiguration", key=["HeartbeatInterval"])
+    assert result.configuration_key[0]["key"] == "HeartbeatInterval"
+    assert not service.client.online
+
+
+async def test_heartbeat_sent_when_idle(csms: TestCsms, make_service) -> None:
+    csms.script.boot = [("Accepted", 1)]
+    await make_service(csms.port)
+    await csms.wait_for("Heartbeat", timeout_s=4)
+
+
+async def test_reconnects_after_csms_restart(csms: TestCsms, make_service) -> None:
+    service = await make_service(csms.port)
+    await csms.wait_for("StatusNotification")
+    port = csms.port
+    await csms.stop()
+    await until(lambda: not service.client.online)
+    again = TestCsms(port=port)
+    await again.start()
+    try:
+        await again.wait_for("BootNotification", timeout_s=5)
+        await until(lambda: service.client.online)
+    finally:
+        await again.stop()
+
+
+async def test_unreachable_csms_keeps_retrying(make_service, unused_tcp_port: int) -> None:
+    service = await make_service(unused_tcp_port)
+    await asyncio.sleep(0.5)
+    assert not service.client.online
+    assert service.client.supervisor.last_error
+
+
+def test_backoff_doubles_caps_and_jitters() -> None:
+    settings = fast_settings(1, backoff_initial_s=1.0, backoff_max_s=8.0, backoff_jitter=0.5)
+    delay = backoff_delays(settings, random.Random(3))
+    delays = [delay(n) for n in range(6)]
+    for n, d in enumerate(delays):
+        base = min(8.0, 2.0**n)
+        assert base <= d <= base * 1.5
+    assert delays[5] <= 12.0
