@@ -15,7 +15,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 #: a service could not start (driver missing, CAN interface absent, port in use)
 EXIT_UNAVAILABLE = 69
+#: the CSMS asked for a reset (OCPP Reset): every service stopped safely; systemd starts the daemon again
+EXIT_RESTART = 75  # sysexits.h EX_TEMPFAIL
 #: an internal error (a bug): the traceback is logged
 EXIT_SOFTWARE = 70
 
-__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_SOFTWARE", "EXIT_UNAVAILABLE", "EXIT_USAGE"]
+__all__ = ["EXIT_CONFIG", "EXIT_FAILURE", "EXIT_OK", "EXIT_RESTART", "EXIT_SOFTWARE", "EXIT_UNAVAILABLE", "EXIT_USAGE"]

@@ -48,8 +48,14 @@ async def serve(config: Config) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     notifier = Notifier()
+    pending_exit: list[int] = []
+
+    def request_stop(exit_code: int) -> None:
+        pending_exit.append(exit_code)
+        stop.set()
+
     try:
-        composed = wiring.build(config, loop)
+        composed = wiring.build(config, loop, request_stop)
         lifecycle = Lifecycle(
             safe_state=composed.safe_state,
             services=composed.services,
@@ -60,6 +66,8 @@ async def serve(config: Config) -> int:
             watchdog_period_s=watchdog_period_s(),
         )
         code = await lifecycle.run(stop)
+        if pending_exit and code == 0:
+            code = pending_exit[0]
         if lifecycle.start_error is not None:
             raise StartError(lifecycle.start_error)
         return code

@@ -2,28 +2,29 @@
 
 * The station (`evse.station.build.build_station`) is always there; it provides `safe_state()`, `start()`,
   `stop(timeout_s)` and `alive()`.
-* Upper layers join through a module `evse.<area>.service` exposing
-  `create_service(config, station, bus) -> Service | None` (None when disabled in the configuration); see
-  `UPPER_SERVICES`. They start after the station (they need it) and stop after it (so the station's sessions
-  end — and are reported — while the CSMS link and the API are still up).
+* The upper layers (OCPP client, local API) are adapted to `Service` by the factories in `UPPER_SERVICES`; each
+  returns None when disabled in the configuration or not part of this build. They start after the station (they
+  need it) and stop after it (so the station's sessions end — and are reported — while the CSMS link and the
+  API are still up).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from evse.config.errors import UserError
 from evse.config.schema import Config
-from evse.daemon.exitcodes import EXIT_UNAVAILABLE
+from evse.daemon.exitcodes import EXIT_RESTART, EXIT_UNAVAILABLE
 from evse.daemon.service import Service
 from evse.session.events import EventBus
 
-#: modules of the upper layers, started in this order after the station
-UPPER_SERVICES: tuple[str, ...] = ("evse.ocpp.service", "evse.api.service")
+log = structlog.get_logger("evse.daemon")
 
 
 class StartError(UserError):
@@ -50,6 +51,29 @@ class StationService:
         return bool(self.station.alive())
 
 
+class AdaptedService:
+    """A service built from callables (for components whose interface differs slightly from `Service`)."""
+
+    def __init__(
+        self,
+        name: str,
+        start: Callable[[], Awaitable[None]],
+        stop: Callable[[float], Awaitable[None]],
+        alive: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.name = name
+        self._start, self._stop, self._alive = start, stop, alive
+
+    async def start(self) -> None:
+        await self._start()
+
+    async def stop(self, timeout_s: float) -> None:
+        await self._stop(timeout_s)
+
+    def alive(self) -> bool:
+        return self._alive()
+
+
 @dataclass
 class Wiring:
     config: Config
@@ -68,7 +92,29 @@ class Wiring:
         return status_line(self.config, self.station, [s.name for s in self.services])
 
 
-def build(config: Config, loop: asyncio.AbstractEventLoop) -> Wiring:
+def ocpp_service(config: Config, station: Any, bus: EventBus, request_stop: Callable[[int], None]) -> Service | None:
+    if not config.ocpp.enabled:
+        return None
+    try:
+        from evse.ocpp.service import OcppService
+    except ModuleNotFoundError as error:
+        if error.name == "evse.ocpp.service":
+            return None
+        raise
+
+    async def on_reboot(kind: str) -> None:
+        log.warning("reset requested by the CSMS: restarting the daemon", kind=kind)
+        request_stop(EXIT_RESTART)
+
+    service = OcppService(config, bus, station, state_dir=config.station.state_dir, on_reboot=on_reboot)
+    return AdaptedService("ocpp", service.start, lambda _timeout_s: service.stop())
+
+
+#: factories of the upper layers, started in this order after the station
+UPPER_SERVICES: tuple[Callable[[Config, Any, EventBus, Callable[[int], None]], Service | None], ...] = (ocpp_service,)
+
+
+def build(config: Config, loop: asyncio.AbstractEventLoop, request_stop: Callable[[int], None]) -> Wiring:
     from evse.station.build import build_station
 
     bus = EventBus()
@@ -86,14 +132,8 @@ def build(config: Config, loop: asyncio.AbstractEventLoop) -> Wiring:
             raise StartError(f"the station could not be set up: {error}") from None
         raise
     wiring = Wiring(config, station, bus, [StationService(station)])
-    for module_name in UPPER_SERVICES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name == module_name:
-                continue  # that layer is not part of this build
-            raise
-        service = module.create_service(config, station, bus)
+    for factory in UPPER_SERVICES:
+        service = factory(config, station, bus, request_stop)
         if service is not None:
             wiring.services.append(service)
     return wiring
