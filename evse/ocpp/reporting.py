@@ -102,6 +102,8 @@ class Reporting:
             self._data_transfer(MSG_VEHICLE_LIMITS, {"connectorId": event.connector_id, **state.limits})
         elif isinstance(event, FaultRaised):
             state.error = report_for_fault(event.code, event.detail)
+            if event.tripped:  # power is cut: the connector is Faulted until the station says otherwise
+                state.status = "Faulted"
             self.report_status(event.connector_id)
         elif isinstance(event, SessionEnded):
             self._end_session(event)

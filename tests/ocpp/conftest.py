@@ -63,7 +63,10 @@ async def make_service(tmp_path: Path, bus: EventBus, station: StationDouble) ->
 
     async def make(port: int, *, state_dir: Path | None = None, station_: Any = None, **overrides: Any) -> OcppService:
         service = OcppService(
-            fast_settings(port, **overrides), bus, station_ or station, state_dir=state_dir or tmp_path,
+            fast_settings(port, **overrides),
+            bus,
+            station_ or station,
+            state_dir=state_dir or tmp_path,
             rng=random.Random(1),
         )
         await service.start()

@@ -141,12 +141,18 @@ class TestCsms:
         return [(a, p) for _, a, p, _ in self.received if not names or a in names]
 
     async def wait_for(
-        self, action: str, predicate: Callable[[dict[str, Any]], bool] = lambda p: True, timeout_s: float = 5.0,
+        self,
+        action: str,
+        predicate: Callable[[dict[str, Any]], bool] = lambda p: True,
+        timeout_s: float = 5.0,
         count: int = 1,
+        after: int = 0,
     ) -> dict[str, Any]:
+        """The `count`-th CALL `action` matching `predicate` among those received after index `after`."""
+
         async def until() -> dict[str, Any]:
             while True:
-                hits = [p for a, p in self.actions(action) if predicate(p)]
+                hits = [p for _, a, p, _ in self.received[after:] if a == action and predicate(p)]
                 if len(hits) >= count:
                     return hits[count - 1]
                 self._changed.clear()
@@ -178,8 +184,12 @@ class TestCsms:
 
     async def start(self) -> int:
         self._server = await serve(
-            self._handler, "127.0.0.1", self.port, subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-            process_request=self._check_auth, ssl=self.ssl_context,
+            self._handler,
+            "127.0.0.1",
+            self.port,
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            process_request=self._check_auth,
+            ssl=self.ssl_context,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port

@@ -43,8 +43,19 @@ class StationDouble:
 
     def snapshot(self, connector_id: int) -> ConnectorSnapshot:
         return ConnectorSnapshot(
-            connector_id, "ccs", ConnectorStatus.AVAILABLE, "idle", self.sessions.get(connector_id), None,
-            400.0, 0.0, 0.0, self.energy_wh[connector_id], None, 0.0, "",
+            connector_id,
+            "ccs",
+            ConnectorStatus.AVAILABLE,
+            "idle",
+            self.sessions.get(connector_id),
+            None,
+            400.0,
+            0.0,
+            0.0,
+            self.energy_wh[connector_id],
+            None,
+            0.0,
+            "",
         )
 
     async def authorize(self, connector_id: int, id_tag: str) -> Authorization:
@@ -83,7 +94,11 @@ class StationDouble:
     def status(self, connector_id: int, status: str, error_code: str = "NoError", info: str = "") -> None:
         self.bus.publish(
             ConnectorStatusChanged(
-                connector_id=connector_id, session_id=None, t_s=self._t(), status=status, error_code=error_code,
+                connector_id=connector_id,
+                session_id=None,
+                t_s=self._t(),
+                status=status,
+                error_code=error_code,
                 info=info,
             )
         )
@@ -96,13 +111,26 @@ class StationDouble:
         self.status(connector_id, "Preparing")
         self.bus.publish(SessionStarted(connector_id=connector_id, session_id=sid, t_s=t, standard="ccs"))
         self.bus.publish(
-            VehicleIdentified(connector_id=connector_id, session_id=sid, t_s=t, protocol_version="DIN70121",
-                              identity={"evcc_id": "0A1B2C3D4E5F"})
+            VehicleIdentified(
+                connector_id=connector_id,
+                session_id=sid,
+                t_s=t,
+                protocol_version="DIN70121",
+                identity={"evcc_id": "0A1B2C3D4E5F"},
+            )
         )
         self.bus.publish(
-            LimitsNegotiated(connector_id=connector_id, session_id=sid, t_s=t, vehicle_max_voltage_v=450,
-                             vehicle_max_current_a=125, vehicle_max_power_w=50000, charger_max_voltage_v=500,
-                             charger_max_current_a=200, soc_pct=40)
+            LimitsNegotiated(
+                connector_id=connector_id,
+                session_id=sid,
+                t_s=t,
+                vehicle_max_voltage_v=450,
+                vehicle_max_current_a=125,
+                vehicle_max_power_w=50000,
+                charger_max_voltage_v=500,
+                charger_max_current_a=200,
+                soc_pct=40,
+            )
         )
         self.sample(connector_id, 0.0)
         if charge:
@@ -113,30 +141,61 @@ class StationDouble:
 
     def stage(self, connector_id: int, stage: Stage, previous: Stage) -> None:
         self.bus.publish(
-            StageChanged(connector_id=connector_id, session_id=self.sessions.get(connector_id), t_s=self._t(),
-                         stage=stage, previous=previous)
+            StageChanged(
+                connector_id=connector_id,
+                session_id=self.sessions.get(connector_id),
+                t_s=self._t(),
+                stage=stage,
+                previous=previous,
+            )
         )
 
     def sample(self, connector_id: int, add_wh: float, voltage_v: float = 400.0, current_a: float = 100.0) -> None:
         self.energy_wh[connector_id] += add_wh
         self.bus.publish(
-            MeterSample(connector_id=connector_id, session_id=self.sessions.get(connector_id), t_s=self._t(),
-                        voltage_v=voltage_v, current_a=current_a, power_w=voltage_v * current_a,
-                        energy_wh=self.energy_wh[connector_id], soc_pct=50.0, offered_current_a=120.0,
-                        temperatures_c={"cable": 31.5, "inlet": 28.0})
+            MeterSample(
+                connector_id=connector_id,
+                session_id=self.sessions.get(connector_id),
+                t_s=self._t(),
+                voltage_v=voltage_v,
+                current_a=current_a,
+                power_w=voltage_v * current_a,
+                energy_wh=self.energy_wh[connector_id],
+                soc_pct=50.0,
+                offered_current_a=120.0,
+                temperatures_c={"cable": 31.5, "inlet": 28.0},
+            )
         )
 
     def fault(self, connector_id: int, code: str, detail: str) -> None:
-        self.bus.publish(FaultRaised(connector_id=connector_id, session_id=self.sessions.get(connector_id),
-                                     t_s=self._t(), code=code, detail=detail, tripped=True))
+        self.bus.publish(
+            FaultRaised(
+                connector_id=connector_id,
+                session_id=self.sessions.get(connector_id),
+                t_s=self._t(),
+                code=code,
+                detail=detail,
+                tripped=True,
+            )
+        )
 
-    def end(self, connector_id: int, reason: Reason = Reason.USER_STOP, stage: Stage = Stage.ENERGY_TRANSFER,
-            detail: str = "") -> None:
+    def end(
+        self,
+        connector_id: int,
+        reason: Reason = Reason.USER_STOP,
+        stage: Stage = Stage.ENERGY_TRANSFER,
+        detail: str = "",
+    ) -> None:
         sid = self.sessions.pop(connector_id, None)
         self.bus.publish(
-            SessionEnded(connector_id=connector_id, session_id=sid, t_s=self._t(),
-                         outcome=Outcome.of(stage, reason, detail), stage_durations_s={stage: 1.5},
-                         energy_wh=self.energy_wh[connector_id])
+            SessionEnded(
+                connector_id=connector_id,
+                session_id=sid,
+                t_s=self._t(),
+                outcome=Outcome.of(stage, reason, detail),
+                stage_durations_s={stage: 1.5},
+                energy_wh=self.energy_wh[connector_id],
+            )
         )
         self.status(connector_id, "Finishing")
         self.status(connector_id, "Available")
