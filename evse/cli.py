@@ -24,6 +24,7 @@ __all__ = ["SUBCOMMAND_MODULES", "ConfigError", "UserError", "build_parser", "ma
 SUBCOMMAND_MODULES: list[str] = [
     "evse.daemon.cli",
     "evse.config.cli",
+    "evse.diagnostics.cli",
 ]
 
 #: exit code of an unexpected internal error (a bug): the traceback is printed

@@ -170,7 +170,7 @@ def publish_session(bus: EventBus, spec: SessionSpec) -> float:
                         requested_current_a=spec.vehicle_max_current_a,
                         offered_current_a=limit,
                         limit_source="vehicle" if k < spec.energy_s else "cable_temperature",
-                        temperatures_c={"cable": 30.0 + k * 0.2},
+                        temperatures_c={"cable": 30.0 + k * 0.02},
                     )
                 )
                 bus.publish(
