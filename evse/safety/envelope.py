@@ -103,6 +103,10 @@ class Envelope:
         """Called synchronously after any source changes (the power path re-applies at once)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def set_vehicle(self, limits: VehicleLimits | None) -> None:
         self.vehicle = limits
         self._changed()
@@ -137,7 +141,11 @@ class Envelope:
             self._limits = self._compute()
         return self._limits
 
-    def _compute(self) -> Limits:
+    def offer(self) -> Limits:
+        """The envelope without the vehicle's own limits (what the charger can offer this vehicle now)."""
+        return self._compute(include_vehicle=False)
+
+    def _compute(self, include_vehicle: bool = True) -> Limits:
         voltages: list[tuple[float, str]] = [(self.charger.max_voltage_v, CHARGER)]
         currents: list[tuple[float, str]] = [
             (self.charger.max_current_a, CHARGER),
@@ -147,7 +155,7 @@ class Envelope:
         if derated < self.cable.max_current_a:
             currents.append((derated, CABLE_TEMPERATURE))
         powers: list[tuple[float, str]] = [(self.charger.max_power_w, CHARGER)]
-        if self.vehicle is not None:
+        if self.vehicle is not None and include_vehicle:
             voltages.append((self.vehicle.max_voltage_v, VEHICLE))
             currents.append((self.vehicle.max_current_a, VEHICLE))
             if self.vehicle.max_power_w is not None:
