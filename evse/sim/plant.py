@@ -51,7 +51,9 @@ def _approach(value: float, target: float, max_step: float) -> float:
 class ConnectorPlant:
     """The physics of one simulated connector; the simulated drivers are its attributes."""
 
-    def __init__(self, connector_id: int, settings: SimSettings, rng: random.Random) -> None:
+    def __init__(
+        self, connector_id: int, settings: SimSettings, rng: random.Random, estop: SimEmergencyStop | None = None
+    ) -> None:
         self.connector_id = connector_id
         self.settings = settings
         self.rng = rng
@@ -63,7 +65,8 @@ class ConnectorPlant:
         self.lines = SimVehicleLines(self, settings.signals)
         self.meter = SimEnergyMeter(self)
         self.temperatures = SimTemperatures(self, settings.thermal)
-        self.estop = SimEmergencyStop()
+        #: the station's emergency stop (one button for every connector, shared through the world)
+        self.estop = estop or SimEmergencyStop()
         self.vehicle: PluggedVehicle | None = None
         #: true physical values (the drivers report them with noise)
         self.output_voltage_v = 0.0

@@ -11,6 +11,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from evse.can.channel import InLoopBus, InLoopChannel
+from evse.sim.hardware.meter import SimEmergencyStop
 from evse.sim.plant import ConnectorPlant
 from evse.sim.settings import SimSettings
 from evse.sim.vehicle_plant import PluggedVehicle
@@ -27,9 +28,13 @@ class SimWorld:
         self.settings = settings or SimSettings()
         self.seed = self.settings.seed if seed is None else seed
         self.plants: dict[int, ConnectorPlant] = {}
+        #: the station's emergency-stop button, shared by every connector
+        self.estop = SimEmergencyStop()
         self.buses: dict[int, InLoopBus] = {}
         self._charger_channels: dict[int, InLoopChannel] = {}
         self._vehicle_channels: dict[int, InLoopChannel] = {}
+        #: faults in force per connector, by name (`evse.sim.faults.ActiveFault`)
+        self.active_faults: dict[int, dict[str, Any]] = {}
         #: per connector, a non-CAN vehicle link a protocol's sim drivers provide (CCS: its V2G transport)
         self.vehicle_links: dict[int, Any] = {}
 
@@ -37,7 +42,7 @@ class SimWorld:
         plant = self.plants.get(connector_id)
         if plant is None:
             rng = random.Random(f"{self.seed}:{connector_id}")
-            plant = self.plants[connector_id] = ConnectorPlant(connector_id, self.settings, rng)
+            plant = self.plants[connector_id] = ConnectorPlant(connector_id, self.settings, rng, self.estop)
         return plant
 
     def rng(self, connector_id: int, purpose: str) -> random.Random:
@@ -84,6 +89,9 @@ class SimWorld:
 
     def unplug(self, connector_id: int) -> None:
         self.plant(connector_id).detach()
+        faults = self.active_faults.get(connector_id, {})
+        for name in [n for n, f in faults.items() if getattr(f, "ends_on_unplug", False)]:
+            del faults[name]
         channel = self._vehicle_channels.pop(connector_id, None)
         if channel is not None:
             channel.close()

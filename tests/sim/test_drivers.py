@@ -6,12 +6,13 @@ import asyncio
 
 import pytest
 
+from evse.clock import VIRTUAL_NOOP_CYCLES
 from evse.hardware.roles import CpState
 from evse.sim.battery import TractionBattery
 from evse.sim.world import SimWorld
 from tests.sim.conftest import plug
 
-pytestmark = pytest.mark.looptime
+pytestmark = pytest.mark.looptime(noop_cycles=VIRTUAL_NOOP_CYCLES)
 
 
 async def test_contactors_move_after_their_delays_and_report_by_listener(world: SimWorld) -> None:

@@ -124,3 +124,19 @@ async def test_pythoncan_link_opens_a_virtual_bus_and_reports_missing_params() -
         channel.close()
     with pytest.raises(DriverError, match="'interface' and 'channel'"):
         create("can", "pythoncan", {"interface": "virtual"}, context=ctx())
+
+
+def test_simulated_power_module_is_sized_like_its_connector() -> None:
+    from evse.config.schema import Config, ConnectorSettings
+
+    config = Config(connectors=[ConnectorSettings(id=4, standard="gbt", max_current_a=250.0, max_voltage_v=750.0)])
+    context = DriverContext(connector_id=4, shared={}, settings=config)
+    caps = create("power", "sim", {}, context=context).capabilities()
+    assert (caps.max_current_a, caps.max_voltage_v) == (250.0, 750.0)
+    caps = create("power", "sim", {"max_current_a": 100}, context=context).capabilities()
+    assert caps.max_current_a == 100.0
+
+
+def test_one_emergency_stop_for_the_station() -> None:
+    shared: dict[str, Any] = {}
+    assert create("estop", "sim", {}, context=ctx(1, shared)) is create("estop", "sim", {}, context=ctx(0, shared))

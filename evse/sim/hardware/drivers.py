@@ -44,10 +44,28 @@ def _no_params(params: dict[str, Any], what: str, context: DriverContext) -> Non
         )
 
 
+#: connector settings (evse.config.schema.ConnectorSettings) that size the simulated power module by default
+CONNECTOR_POWER_KEYS = ("max_voltage_v", "min_voltage_v", "max_current_a", "max_power_w")
+
+
 def _power(params: dict[str, Any], context: DriverContext) -> Any:
     plant = world_of(context).plant(context.connector_id)
-    plant.power.settings = override(plant.power.settings, params, "power module", context)
+    sized = {**_connector_ratings(context), **params}
+    plant.power.settings = override(plant.power.settings, sized, "power module", context)
     return plant.power
+
+
+def _connector_ratings(context: DriverContext) -> dict[str, Any]:
+    """The connector's own ratings from the configuration, when the context carries it: a simulated module is
+    as big as the connector it feeds unless its params say otherwise."""
+    lookup = getattr(context.settings, "connector", None)
+    if not callable(lookup):
+        return {}
+    try:
+        connector = lookup(context.connector_id)
+    except KeyError:
+        return {}
+    return {key: getattr(connector, key) for key in CONNECTOR_POWER_KEYS if hasattr(connector, key)}
 
 
 def _contactors(params: dict[str, Any], context: DriverContext) -> Any:
@@ -93,7 +111,7 @@ def _meter(params: dict[str, Any], context: DriverContext) -> Any:
 
 def _estop(params: dict[str, Any], context: DriverContext) -> Any:
     _no_params(params, "emergency stop", context)
-    return world_of(context).plant(context.connector_id).estop
+    return world_of(context).estop  # one button for the station, whichever connector asks
 
 
 def _can(params: dict[str, Any], context: DriverContext) -> Any:
