@@ -122,6 +122,7 @@ class FakeImd(_Listeners):
         self.sample: InsulationSample | None = None
         self.silent = False
         self.self_test: bool | None = None
+        self.earth_v: float | None = None
 
     def start(self) -> None:
         self.running = True
@@ -140,7 +141,11 @@ class FakeImd(_Listeners):
 
     def emit(self, now: float) -> None:
         if self.running and not self.silent:
-            self.sample = InsulationSample(now, self.rig.insulation_ohm, voltage_to_earth_v=self.rig.power.v / 2)
+            self.sample = InsulationSample(
+                now,
+                self.rig.insulation_ohm,
+                voltage_to_earth_v=self.earth_v if self.earth_v is not None else self.rig.power.v / 2,
+            )
             self.notify()
 
 
