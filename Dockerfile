@@ -1,7 +1,7 @@
 # evse charger daemon. Default: simulated hardware (config/sim.toml), no JRE.
 #   docker build -t evse .                          # simulation / hardware without CCS
 #   docker build -t evse:ccs --build-arg WITH_CCS=1 .   # adds a JRE and the CCS stack (ISO 15118 EXI codec)
-#   docker run --rm -p 8080:8080 evse               # simulated station (API on 8080)
+#   docker run --rm --network host evse             # simulated station (API on the host's 127.0.0.1:8080)
 # Real hardware: CAN (socketcan) and the HomePlug modem live in the host's network namespace, so run with
 #   docker run --network host --cap-add NET_RAW --cap-add NET_ADMIN --device /dev/ttyUSB0 \
 #     -v /etc/evse:/etc/evse:ro -v evse-state:/var/lib/evse evse
