@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "evse.daemon.cli",
     "evse.config.cli",
     "evse.diagnostics.cli",
+    "evse.sim.cli",
 ]
 
 #: exit code of an unexpected internal error (a bug): the traceback is printed

@@ -20,6 +20,10 @@ from typing import Any
 from evse.sim.plant import ConnectorPlant
 from evse.sim.world import SimWorld
 
+#: `vehicle.<name>` passes fault <name> with its params straight to the simulated vehicle's own handler (e.g.
+#: `vehicle.over_request` with `amps` for the CHAdeMO vehicle)
+VEHICLE_PREFIX = "vehicle."
+
 
 class FaultError(Exception):
     """A fault cannot be injected as asked; the message names the fault, the connector and the fix."""
@@ -42,8 +46,9 @@ class ActiveFault:
     name: str
     params: dict[str, Any]
     t_s: float
-    #: ends when the vehicle is unplugged (`SimWorld.unplug` drops it)
+    #: ends when the vehicle is unplugged (`SimWorld.unplug` drops it and calls `undo`)
     ends_on_unplug: bool = False
+    undo: Callable[[], None] | None = None
 
 
 Apply = Callable[[SimWorld, ConnectorPlant, dict[str, Any]], None]
@@ -259,8 +264,13 @@ def _params(spec: FaultSpec, connector_id: int, given: dict[str, Any] | None) ->
 def inject(world: SimWorld, connector_id: int, name: str, params: dict[str, Any] | None = None) -> ActiveFault:
     """Apply fault `name` on `connector_id`. Raises `FaultError` (one sentence) when it cannot."""
     spec = _SPECS.get(name)
+    if spec is None and name.startswith(VEHICLE_PREFIX):
+        return _inject_vehicle_own(world, connector_id, name, params or {})
     if spec is None:
-        raise FaultError(f"unknown fault {name!r}; known faults: {', '.join(sorted(_SPECS))}")
+        raise FaultError(
+            f"unknown fault {name!r}; known faults: {', '.join(sorted(_SPECS))} (or {VEHICLE_PREFIX}<name> for a "
+            f"fault of the simulated vehicle's own protocol)"
+        )
     if connector_id not in world.plants:
         known = ", ".join(str(c) for c in sorted(world.plants)) or "none"
         raise FaultError(f"fault {name}: there is no simulated connector {connector_id} (connectors: {known})")
@@ -270,7 +280,30 @@ def inject(world: SimWorld, connector_id: int, name: str, params: dict[str, Any]
         _APPLY[name](world, plant, args)
     except ValueError as exc:
         raise FaultError(f"fault {name} on connector {connector_id}: {exc}") from exc
-    fault = ActiveFault(connector_id, name, args, plant.now(), ends_on_unplug=spec.vehicle)
+    # a fault of the vehicle's own insulation leaves with the vehicle
+    ends = spec.vehicle or (name == "insulation_degradation" and args["location"] == "vehicle")
+    undo = _CLEAR.get(name)
+    fault = ActiveFault(
+        connector_id,
+        name,
+        args,
+        plant.now(),
+        ends_on_unplug=ends,
+        undo=(lambda: undo(world, plant, args)) if ends and undo is not None and not spec.vehicle else None,
+    )
+    world.active_faults.setdefault(connector_id, {})[name] = fault
+    return fault
+
+
+def _inject_vehicle_own(world: SimWorld, connector_id: int, name: str, params: dict[str, Any]) -> ActiveFault:
+    if connector_id not in world.plants:
+        raise FaultError(f"fault {name}: there is no simulated connector {connector_id}")
+    plant = world.plant(connector_id)
+    try:
+        _delegate(plant, name.removeprefix(VEHICLE_PREFIX), dict(params))
+    except ValueError as exc:
+        raise FaultError(f"fault {name} on connector {connector_id}: {exc}") from exc
+    fault = ActiveFault(connector_id, name, dict(params), plant.now(), ends_on_unplug=True)
     world.active_faults.setdefault(connector_id, {})[name] = fault
     return fault
 

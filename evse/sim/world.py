@@ -91,7 +91,9 @@ class SimWorld:
         self.plant(connector_id).detach()
         faults = self.active_faults.get(connector_id, {})
         for name in [n for n, f in faults.items() if getattr(f, "ends_on_unplug", False)]:
-            del faults[name]
+            undo = getattr(faults.pop(name), "undo", None)
+            if undo is not None:
+                undo()
         channel = self._vehicle_channels.pop(connector_id, None)
         if channel is not None:
             channel.close()
@@ -101,14 +103,36 @@ class SimWorld:
             plant.close()
 
 
+_active: SimWorld | None = None
+#: the last world `world_of` created by itself (the daemon on simulated hardware): found by `current_world()`,
+#: never reused for another station
+_latest: SimWorld | None = None
+
+
+def activate(world: SimWorld | None) -> None:
+    """Make `world` the one the "sim" drivers of a station built next will use (`evse sim` and tests call this
+    before building the station, so they hold the very plants its drivers drive). None deactivates."""
+    global _active
+    _active = world
+
+
+def current_world() -> SimWorld | None:
+    """The activated world (for the local API's fault injection and tools), None outside a simulation."""
+    return _active or _latest
+
+
 def world_of(context: DriverContext) -> SimWorld:
-    """The station's simulated world (created in `context.shared` on first use, from the configuration's `sim`
-    settings when the configuration object carries them)."""
+    """The station's simulated world: `context.shared["sim.world"]`, else the activated world, else a new one
+    from the configuration's `sim` settings (stored in `context.shared` either way)."""
     world = context.shared.get(SHARED_KEY)
+    if world is None and _active is not None:
+        world = context.shared[SHARED_KEY] = _active
     if world is None:
         settings = getattr(context.settings, "sim", None)
         world = SimWorld(settings if isinstance(settings, SimSettings) else None)
         context.shared[SHARED_KEY] = world
+        global _latest
+        _latest = world  # the daemon on simulated hardware: the local API finds it for fault injection
     if not isinstance(world, SimWorld):
         raise TypeError(f"shared[{SHARED_KEY!r}] is not a SimWorld")
     return world

@@ -1,0 +1,197 @@
+"""`evse sim`: the station from a configuration, simulated vehicles from a scenario, a live view, a summary.
+
+    evse sim [--config config/sim.toml] [--scenario FILE] [--speed N|max] [--seed N] [--plain]
+    evse sim --list-profiles | --list-faults
+
+Without `--scenario` it plays `scenarios/demo.toml` next to the configuration file. `--speed max` (the default)
+runs on the virtual clock — a 30-minute session in seconds, the same result for the same seed; `--speed N` runs
+N× real time (`--speed 1` is real time, for watching or for a CCS vehicle whose EVCC keeps real-time timers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from evse.config.errors import UserError
+from evse.session.events import EventBus
+from evse.sim import faults
+from evse.sim.profile import builtin_profiles, load_profile
+from evse.sim.runner import ScenarioRunner, SessionRecord
+from evse.sim.scenario import Scenario, ScenarioError, load_scenario
+from evse.sim.timescale import new_loop
+from evse.sim.vehicles import VehicleError, vehicle_kind
+from evse.sim.view import LiveView, summary
+from evse.sim.world import SimWorld, activate
+
+DEFAULT_CONFIG = "config/sim.toml"
+#: how long the station may take to end its sessions when the scenario is over (simulated seconds)
+STATION_STOP_TIMEOUT_S = 30.0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sim",
+        help="run the station with simulated vehicles from a scenario, with a live view and a summary (the demo)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help=f"configuration file (default {DEFAULT_CONFIG})")
+    parser.add_argument("--scenario", help="scenario file (default: scenarios/demo.toml next to the configuration)")
+    parser.add_argument("--speed", default="max", help="'max' (virtual clock, default) or a factor of real time")
+    parser.add_argument("--seed", type=int, help="seed of the simulation (default: [sim] seed of the configuration)")
+    parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    parser.add_argument("--list-profiles", action="store_true", help="list the vehicle profiles and exit")
+    parser.add_argument("--list-faults", action="store_true", help="list the injectable faults and exit")
+    parser.set_defaults(func=run_command)
+
+
+def parse_speed(text: str) -> float | None:
+    """None for "max" (virtual clock), else the factor of real time."""
+    if text.strip().lower() == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        raise UserError(f"--speed {text!r} is neither 'max' nor a number; use e.g. --speed max or --speed 60") from None
+    if not speed > 0:
+        raise UserError(f"--speed must be above 0 (got {text}); use e.g. --speed 10")
+    return speed
+
+
+def run_command(args: argparse.Namespace) -> int:
+    if args.list_profiles:
+        for name in builtin_profiles():
+            profile = load_profile(name)
+            print(f"{name:22s} {profile.standard:8s} {profile.name} — {profile.description}")
+        return 0
+    if args.list_faults:
+        for spec in faults.catalogue():
+            params = ", ".join(f"{k}={v!r}" for k, v in spec.params.items())
+            print(f"{spec.name:26s} {spec.description}" + (f" [{params}]" if params else ""))
+        return 0
+    from evse.config.schema import load_config
+
+    config = load_config(args.config)
+    scenario_path = args.scenario or str(Path(args.config).parent / "scenarios" / "demo.toml")
+    try:
+        scenario = load_scenario(scenario_path)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from None
+    speed = parse_speed(args.speed)
+    scenario, warnings = check_scenario(scenario, config, speed)
+    for warning in warnings:
+        print(f"evse sim: {warning}", file=sys.stderr)
+    seed = config.sim.seed if args.seed is None else args.seed
+    world = SimWorld(config.sim, seed)
+    loop = new_loop(speed)
+    activate(world)
+    try:
+        asyncio.set_event_loop(loop)
+        from evse.clock import set_wall_epoch
+
+        set_wall_epoch(loop)
+        records = loop.run_until_complete(simulate(config, scenario, world, plain=args.plain))
+    finally:
+        activate(None)
+        asyncio.set_event_loop(None)
+        loop.close()
+    print()
+    print(summary(records))
+    return 0
+
+
+def check_scenario(scenario: Scenario, config: Any, speed: float | None) -> tuple[Scenario, list[str]]:
+    """Everything the scenario asks of the station must exist: its connectors, with the right standard (else a
+    `UserError`). Vehicles this build cannot simulate (no simulated vehicle for the standard yet, or one with
+    real-time timers at --speed max) are left out with a warning, so the rest of the demo still plays."""
+    standards = {c.id: c.standard for c in config.connectors}
+    warnings: list[str] = []
+    skipped: set[int] = set()
+    for event in scenario.events:
+        if event.action == "end":
+            continue
+        if event.connector_id not in standards:
+            raise UserError(
+                f"scenario {scenario.source}: event {event.index} uses connector {event.connector_id}, which the "
+                f"configuration does not have (connectors: {', '.join(map(str, sorted(standards)))}); fix one of them"
+            )
+        if event.profile is None:
+            continue
+        if event.profile.standard != standards[event.connector_id]:
+            raise UserError(
+                f"scenario {scenario.source}: event {event.index} plugs a {event.profile.standard} vehicle into "
+                f"connector {event.connector_id}, a {standards[event.connector_id]} connector; pick a matching profile"
+            )
+        try:
+            kind = vehicle_kind(event.profile.standard)
+        except VehicleError as exc:
+            warnings.append(f"event {event.index} left out: {exc}")
+            skipped.add(event.index)
+            continue
+        if kind.realtime and speed is None:
+            warnings.append(
+                f"event {event.index} left out: the simulated {kind.standard} vehicle keeps real-time timers and "
+                f"cannot run at --speed max; use --speed 1 to include it"
+            )
+            skipped.add(event.index)
+    if not skipped:
+        return scenario, warnings
+    kept = tuple(e for e in scenario.events if e.index not in skipped)
+    return dataclasses.replace(scenario, events=kept), warnings
+
+
+def build(config: Any, bus: EventBus, loop: asyncio.AbstractEventLoop) -> Any | None:
+    """The station from `evse.station.build`, or None in a build without it (the world then runs alone)."""
+    try:
+        module = importlib.import_module("evse.station.build")
+    except ModuleNotFoundError as exc:
+        if exc.name == "evse.station.build":
+            return None
+        raise
+    return module.build_station(config, bus=bus, loop=loop)
+
+
+async def simulate(config: Any, scenario: Scenario, world: SimWorld, *, plain: bool = False) -> list[SessionRecord]:
+    loop = asyncio.get_running_loop()
+    bus = EventBus()
+    station = build(config, bus, loop)
+    runner = ScenarioRunner(world, scenario, bus, station)
+    view = LiveView(runner, world, tty=False if plain else None)
+    if station is None:
+        view.on_note(0.0, 0, "no station in this build (evse.station.build is missing): the simulated world runs alone")
+    else:
+        await station.start()
+    ticker = _Ticker(loop, view)
+    try:
+        records = await runner.run()
+    finally:
+        ticker.stop()
+        if station is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(station.stop(STATION_STOP_TIMEOUT_S), STATION_STOP_TIMEOUT_S * 2)
+        view.close()
+        world.close()
+    sys.stdout.flush()
+    return records
+
+
+class _Ticker:
+    """Calls `view.tick()` every simulated second (a timer chain, so it never keeps a virtual loop busy)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, view: LiveView) -> None:
+        self.loop, self.view = loop, view
+        self.handle = loop.call_later(1.0, self._tick)
+
+    def _tick(self) -> None:
+        self.view.tick()
+        self.handle = self.loop.call_later(1.0, self._tick)
+
+    def stop(self) -> None:
+        self.handle.cancel()

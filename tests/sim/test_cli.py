@@ -1,0 +1,64 @@
+"""`evse sim`: listings, argument and scenario errors as one sentence, and a short run end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evse.cli import main
+from evse.config.errors import UserError
+from evse.sim.cli import parse_speed
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = str(ROOT / "config" / "sim.toml")
+
+
+def test_list_profiles_and_faults(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "--list-profiles"]) == 0
+    assert "ccs-800v-77kwh" in capsys.readouterr().out
+    assert main(["sim", "--list-faults"]) == 0
+    out = capsys.readouterr().out
+    assert "insulation_degradation" in out and "resistance_ohm=40000.0" in out
+
+
+def test_speed_argument() -> None:
+    assert parse_speed("max") is None and parse_speed("60") == 60.0
+    with pytest.raises(UserError, match="neither 'max' nor a number"):
+        parse_speed("fast")
+    with pytest.raises(UserError, match="above 0"):
+        parse_speed("0")
+
+
+def write(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "s.toml"
+    path.write_text(body)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ('[[events]]\nat_s = 0\nconnector = 9\nplug = "gbt-2015-60kwh"\n', "configuration does not have"),
+        ('[[events]]\nat_s = 0\nconnector = 1\nplug = "gbt-2015-60kwh"\n', "a ccs connector"),
+        ("[[events]]\nat_s = 0\n", "exactly one action"),
+    ],
+)
+def test_scenario_problems_end_in_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, needle: str
+) -> None:
+    code = main(["sim", "--config", CONFIG, "--scenario", write(tmp_path, body)])
+    err = capsys.readouterr().err
+    assert code != 0 and needle in err and "Traceback" not in err
+
+
+def test_short_run_prints_lines_and_a_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = (
+        '[scenario]\nname = "short"\nend_after_s = 30\n'
+        '[[events]]\nat_s = 1\nconnector = 2\nplug = "chademo-1.0-40kwh"\n'
+        '[[events]]\nat_s = 5\nconnector = 2\nfault = "lock_stuck"\n'
+    )
+    assert main(["sim", "--config", CONFIG, "--scenario", write(tmp_path, body), "--plain", "--seed", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "plugged in: CHAdeMO 1.0 hatchback" in out and "fault injected: lock_stuck" in out
+    assert "Sessions" in out and "Handshake durations" in out and "\x1b" not in out
