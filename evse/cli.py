@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "evse.daemon.cli",
     "evse.config.cli",
     "evse.diagnostics.cli",
+    "evse.api.cli",
     "evse.sim.cli",
 ]
 
