@@ -48,6 +48,8 @@ class SimPowerModule:
     def enable(self) -> None:
         if self.fault_code is not None:
             return  # a faulted module does not restart until the fault is cleared
+        if self.commanded_on:
+            return
         self.commanded_on = True
         self.discharging = False
         self._plant.request_tick()

@@ -1,0 +1,211 @@
+"""Simulation speed: simulated time ÷ wall time for a 10→80 % session of a ~77 kWh pack at full power.
+
+Figures:
+* per standard (CCS, CHAdeMO, GB/T): the whole station — session machine, safety supervisor, protocol adapter,
+  simulated vehicle with its BMS, plant — on the virtual clock (`evse.clock`, looptime with noop_cycles=2), from
+  plug-in to unplug, with the vehicle's pack scaled to ~77 kWh. Needs `evse.station.build` and the standard's
+  simulated vehicle; a standard whose parts are missing (or whose vehicle keeps real-time timers, like the
+  iso15118 EVCC) is reported as not measured.
+* baseline, measured in the same run: the plant, battery and simulated drivers alone (contactors closed, the
+  module at full current), i.e. the floor the protocol stacks add their cost to; the same on looptime's default
+  noop_cycles=42 and on a minimal hand-written virtual loop, to show what the loop itself costs.
+Target: ≥ 300× (the goal beyond is 1000×).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import selectors
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import looptime
+import msgspec
+
+from bench.harness import Result, Stats
+from evse.clock import VIRTUAL_NOOP_CYCLES
+from evse.sim.interfaces import VehicleProfile
+from evse.sim.profile import load_profile, make_battery, with_overrides
+from evse.sim.world import SimWorld
+
+TARGET_X = 300.0
+PACK_PROFILE = "ccs-400v-77kwh"
+#: the profile per standard whose protocol side is used, its pack scaled to ~77 kWh
+STANDARD_PROFILES = {"ccs": "ccs-400v-77kwh", "chademo": "chademo-1.0-40kwh", "gbt": "gbt-2015-60kwh"}
+
+
+class _InstantSelector:
+    """A selector that never waits: a wait of t seconds moves the loop's virtual clock by t."""
+
+    def __init__(self, loop: MinimalVirtualLoop, inner: selectors.BaseSelector) -> None:
+        self._loop, self._inner = loop, inner
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout:
+            self._loop.now_s += timeout
+        return self._inner.select(0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class MinimalVirtualLoop(asyncio.SelectorEventLoop):
+    """The smallest virtual-time loop (for comparison only): time jumps straight to the next timer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now_s = 0.0
+        inner: Any = getattr(self, "_selector")  # noqa: B009
+        scaled: Any = _InstantSelector(self, inner)
+        self._selector = scaled
+
+    def time(self) -> float:
+        return self.now_s
+
+
+def _scaled_to_77kwh(profile: VehicleProfile) -> VehicleProfile:
+    battery = make_battery(profile)
+    factor = 77.0 / battery.capacity_kwh
+    ah = float(profile.battery["cell_capacity_ah"]) * factor
+    return with_overrides(profile, {"cell_capacity_ah": ah, "soc_pct": 10.0}, {"target_soc_pct": 80})
+
+
+async def _plant_session(target_soc_pct: float) -> float:
+    """Charge the 77 kWh pack from 10 % to the target through the simulated drivers; return simulated seconds."""
+    world = SimWorld(seed=1)
+    profile = load_profile(PACK_PROFILE)
+    plugged = world.plug(1, make_battery(profile, soc_pct=10.0), "ccs", profile)
+    plant = world.plant(1)
+    readings = [0]
+    plant.power.add_listener(lambda: readings.__setitem__(0, readings[0] + 1))
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    plant.contactors.close()
+    plugged.close_vehicle_contactors()
+    battery = plugged.battery
+    while battery.soc_pct < target_soc_pct:
+        # a BMS-like loop: ask for what the battery allows, every 100 ms
+        limit_a = battery.max_charge_current_a()
+        plant.power.set_target(battery.max_voltage_v, limit_a)
+        plant.power.enable()
+        await asyncio.sleep(0.1)
+    elapsed = loop.time() - t0
+    world.close()
+    return elapsed
+
+
+def _measure(make_loop: Callable[[], asyncio.AbstractEventLoop], main: Callable[[], Awaitable[float]]) -> float:
+    """Run `main` on a fresh loop; return simulated ÷ wall seconds."""
+    loop = make_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        t0 = time.perf_counter()
+        simulated = loop.run_until_complete(main())
+        wall = time.perf_counter() - t0
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return simulated / wall
+
+
+def _looptime(noop_cycles: int) -> Callable[[], asyncio.AbstractEventLoop]:
+    return lambda: looptime.new_event_loop(start=0.0, noop_cycles=noop_cycles)
+
+
+async def _station_session(standard: str, target_soc_pct: float) -> float:
+    """Plug-in to unplug through the whole station on connector `standard`; return simulated seconds."""
+    from evse.config.schema import Config, ConnectorSettings
+    from evse.session.events import EventBus
+    from evse.sim.runner import ScenarioRunner
+    from evse.sim.scenario import Scenario, ScenarioEvent
+    from evse.sim.world import activate
+
+    build_station = importlib.import_module("evse.station.build").build_station
+
+    profile = _scaled_to_77kwh(load_profile(STANDARD_PROFILES[standard]))
+    profile = with_overrides(profile, {}, {"target_soc_pct": target_soc_pct})
+    connector = ConnectorSettings(
+        id=1,
+        standard=standard,  # type: ignore[arg-type]
+        max_voltage_v=1000.0,
+        max_current_a=500.0,
+        max_power_w=350_000.0,
+        cable_max_current_a=500.0,
+    )
+    base = Config()
+    config = msgspec.structs.replace(
+        base,
+        connectors=[connector],
+        station=msgspec.structs.replace(base.station, free_vend=True, power_budget_w=350_000.0),
+        ocpp=msgspec.structs.replace(base.ocpp, enabled=False),
+    )
+    world = SimWorld(config.sim, seed=1)
+    activate(world)
+    bus = EventBus()
+    try:
+        station = build_station(config, bus=bus, loop=asyncio.get_running_loop())
+        await station.start()
+        scenario = Scenario("bench", (ScenarioEvent(1, "plug", 1, at_s=0.0, profile=profile),), unplug_after_s=0.0)
+        runner = ScenarioRunner(world, scenario, bus, station)
+        t0 = asyncio.get_running_loop().time()
+        records = await runner.run()
+        elapsed = asyncio.get_running_loop().time() - t0
+        await station.stop(30.0)
+    finally:
+        activate(None)
+        world.close()
+    record = records[0]
+    if record.outcome is None or record.outcome.failed:
+        raise RuntimeError(f"{standard} session did not complete: {record.outcome}")
+    return elapsed
+
+
+def run(quick: bool) -> list[Result]:
+    target = 15.0 if quick else 80.0
+    repeats = 1 if quick else 3
+    results: list[Result] = []
+    note_quick = " (quick: 10→15 %)" if quick else ""
+
+    def figure(name: str, make: Callable[[], asyncio.AbstractEventLoop], main: Callable[[], Awaitable[float]]) -> float:
+        samples = [_measure(make, main) for _ in range(repeats)]
+        stats = Stats.of(samples)
+        results.append(Result(name, "× real time", stats.median, None, n=stats.n, higher_is_better=True))
+        return stats.median
+
+    baseline = figure(
+        "sim speed: plant+battery+drivers, looptime noop=2",
+        _looptime(VIRTUAL_NOOP_CYCLES),
+        lambda: _plant_session(target),
+    )
+    results[-1] = dataclasses.replace(results[-1], note="baseline: no session stack" + note_quick)
+    figure("sim speed: plant+battery+drivers, looptime noop=42", _looptime(42), lambda: _plant_session(target))
+    figure("sim speed: plant+battery+drivers, minimal virtual loop", MinimalVirtualLoop, lambda: _plant_session(target))
+    for standard in STANDARD_PROFILES:
+        name = f"sim speed: {standard} session 10→80 % of 77 kWh, whole station"
+
+        def session(standard: str = standard) -> Awaitable[float]:
+            return _station_session(standard, target)
+
+        try:
+            samples = [_measure(_looptime(VIRTUAL_NOOP_CYCLES), session) for _ in range(repeats)]
+        except Exception as exc:  # a part not built yet: say so in the table instead of failing the whole run
+            results.append(Result(name, "× real time", float("nan"), note=f"not measured: {exc}"[:120]))
+            continue
+        stats = Stats.of(samples)
+        results.append(
+            Result(
+                name,
+                "× real time",
+                stats.median,
+                baseline=baseline,
+                baseline_name="plant alone",
+                n=stats.n,
+                target=TARGET_X,
+                higher_is_better=True,
+                note=note_quick.strip(),
+            )
+        )
+    return results
