@@ -9,7 +9,6 @@ real charger would.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -26,11 +25,11 @@ from evse.session.events import (
 )
 from evse.session.stages import Outcome, Stage
 from evse.sim import faults
+from evse.sim.dock import VehicleDock
 from evse.sim.interfaces import VehicleProfile
-from evse.sim.profile import make_battery
 from evse.sim.scenario import Scenario, ScenarioEvent
 from evse.sim.vehicle_plant import PluggedVehicle
-from evse.sim.vehicles import SimulatedVehicle, VehicleError, create_vehicle
+from evse.sim.vehicles import VehicleError
 from evse.sim.world import SimWorld
 
 #: a scenario with vehicles still waiting for a session that never comes ends after this (simulated) time
@@ -69,8 +68,6 @@ class SessionRecord:
 @dataclass
 class _Connector:
     plugged: PluggedVehicle | None = None
-    vehicle: SimulatedVehicle | None = None
-    task: asyncio.Task[None] | None = None
     record: SessionRecord | None = None
     unplug_handle: asyncio.TimerHandle | None = None
 
@@ -89,6 +86,7 @@ class ScenarioRunner:
         max_duration_s: float = DEFAULT_MAX_DURATION_S,
     ) -> None:
         self.world = world
+        self.dock = VehicleDock(world)
         self.scenario = scenario
         self.bus = bus
         self.station = station
@@ -199,22 +197,9 @@ class ScenarioRunner:
     # ---- vehicles
     def plug(self, connector_id: int, profile: VehicleProfile) -> PluggedVehicle:
         connector = self.connectors.setdefault(connector_id, _Connector())
-        if connector.plugged is not None:
-            raise RuntimeError(f"connector {connector_id} already has a vehicle; unplug it first")
-        battery = make_battery(profile)
-        plugged = self.world.plug(connector_id, battery, profile.standard, profile)
-        try:
-            link = self.world.vehicle_link(connector_id, profile.standard)
-            vehicle = create_vehicle(profile, plugged, link, self.world.settings)
-        except Exception:
-            self.world.unplug(connector_id)
-            raise
-        connector.plugged, connector.vehicle = plugged, vehicle
-        run = getattr(vehicle, "run", None)
-        if run is not None:
-            connector.task = asyncio.get_running_loop().create_task(run())
-        else:
-            vehicle.start()  # type: ignore[attr-defined]
+        plugged = self.dock.plug(connector_id, profile).plugged
+        battery = plugged.battery
+        connector.plugged = plugged
         record = SessionRecord(
             connector_id, profile.name, profile.standard, self.elapsed_s(), soc_start_pct=battery.soc_pct
         )
@@ -239,14 +224,8 @@ class ScenarioRunner:
         if connector.unplug_handle is not None:
             connector.unplug_handle.cancel()
             connector.unplug_handle = None
-        if connector.vehicle is not None:
-            with contextlib.suppress(Exception):  # a vehicle that fails to stop must not keep the car plugged
-                connector.vehicle.stop()
-        if connector.task is not None:
-            connector.task.cancel()
-        if connector.plugged is not None:
-            self.world.unplug(connector_id)
-        connector.plugged = connector.vehicle = connector.task = None
+        self.dock.unplug(connector_id)
+        connector.plugged = None
 
     # ---- the station's events
     def _record(self, event: Event) -> SessionRecord | None:
