@@ -14,6 +14,7 @@ from bench.harness import Result, machine, table
 MODULES: list[str] = [
     "bench.bench_harness_selfcheck",
     "bench.bench_sim_speed",
+    "bench.bench_store",
 ]
 
 
