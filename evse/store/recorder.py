@@ -55,16 +55,24 @@ log = structlog.get_logger("evse.store")
 _PRE_SESSION_MAX = 200
 #: stages after which a left AUTHORIZATION stage does not mean "authorized"
 _ENDING_STAGES = frozenset({Stage.STOPPING, Stage.UNLOCK, Stage.FINISHED, Stage.FAULTED, Stage.IDLE})
-#: identity keys in order of preference for the vehicle key diagnose groups by
-_IDENTITY_KEYS = ("vin", "evccid", "mac", "signature")
+#: identity keys (as the adapters name them) in order of preference for the vehicle key diagnose groups by,
+#: and the short prefix the key gets: GB/T BRM VIN, CCS EVCCID (or MAC), CHAdeMO signature of declared parameters
+_IDENTITY_KEYS = (
+    ("vin", "vin"),
+    ("evcc_id", "evccid"),
+    ("evccid", "evccid"),
+    ("mac", "mac"),
+    ("vehicle_signature", "signature"),
+    ("signature", "signature"),
+)
 
 
 def vehicle_key(identity: dict[str, str]) -> str | None:
     """A stable key for "this vehicle" across sessions: GB/T VIN, CCS EVCCID/MAC, CHAdeMO signature."""
-    for key in _IDENTITY_KEYS:
-        value = identity.get(key)
+    for key, prefix in _IDENTITY_KEYS:
+        value = identity.get(key, "").strip()
         if value:
-            return f"{key}:{value}"
+            return f"{prefix}:{value}"
     if identity:
         return ";".join(f"{k}={v}" for k, v in sorted(identity.items()))
     return None

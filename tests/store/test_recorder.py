@@ -147,5 +147,9 @@ def test_vehicle_key_prefers_the_strongest_identity() -> None:
     assert vehicle_key({"vin": "LSV1", "mac": "x"}) == "vin:LSV1"
     assert vehicle_key({"mac": "02:00", "evccid": "0200"}) == "evccid:0200"
     assert vehicle_key({"signature": "abc"}) == "signature:abc"
+    # the keys the adapters use: CCS evcc_id, CHAdeMO vehicle_signature (next to its declared parameters)
+    assert vehicle_key({"evcc_id": "0A1B2C3D4E5F", "protocol": "din"}) == "evccid:0A1B2C3D4E5F"
+    assert vehicle_key({"max_battery_voltage_v": "410", "vehicle_signature": "9f2c"}) == "signature:9f2c"
+    assert vehicle_key({"vin": "  ", "mac": "02:00"}) == "mac:02:00"
     assert vehicle_key({"b": "2", "a": "1"}) == "a=1;b=2"
     assert vehicle_key({}) is None
