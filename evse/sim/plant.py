@@ -152,6 +152,7 @@ class ConnectorPlant:
         self.request_tick()
 
     def charger_output_changed(self) -> None:
+        self.ensure_running()
         if self.charger_output_observers and self._loop is not None:
             for observer in self.charger_output_observers:
                 self._loop.call_soon(observer)

@@ -35,6 +35,8 @@ class SimWorld:
         self._vehicle_channels: dict[int, InLoopChannel] = {}
         #: faults in force per connector, by name (`evse.sim.faults.ActiveFault`)
         self.active_faults: dict[int, dict[str, Any]] = {}
+        #: hardware in the loop: the stand-ins for external vehicles (`evse.sim.hil.HilVehicle`) per connector
+        self.hil_vehicles: dict[int, Any] = {}
         #: per connector, a non-CAN vehicle link a protocol's sim drivers provide (CCS: its V2G transport)
         self.vehicle_links: dict[int, Any] = {}
 

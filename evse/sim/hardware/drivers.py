@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from evse.hardware.registry import DriverContext, DriverError, register
+from evse.sim.hil import attach_if_external
+from evse.sim.plant import ConnectorPlant
 from evse.sim.world import world_of
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -36,6 +38,14 @@ def override(settings: S, params: dict[str, Any], what: str, context: DriverCont
         ) from exc
 
 
+def _plant(context: DriverContext) -> ConnectorPlant:
+    """The connector's plant; with an external vehicle on a real CAN link, its stand-in is attached (HIL)."""
+    world = world_of(context)
+    plant = world.plant(context.connector_id)
+    attach_if_external(world, context.connector_id, context.settings)
+    return plant
+
+
 def _no_params(params: dict[str, Any], what: str, context: DriverContext) -> None:
     if params:
         raise DriverError(
@@ -49,7 +59,7 @@ CONNECTOR_POWER_KEYS = ("max_voltage_v", "min_voltage_v", "max_current_a", "max_
 
 
 def _power(params: dict[str, Any], context: DriverContext) -> Any:
-    plant = world_of(context).plant(context.connector_id)
+    plant = _plant(context)
     sized = {**_connector_ratings(context), **params}
     plant.power.settings = override(plant.power.settings, sized, "power module", context)
     return plant.power
@@ -69,44 +79,44 @@ def _connector_ratings(context: DriverContext) -> dict[str, Any]:
 
 
 def _contactors(params: dict[str, Any], context: DriverContext) -> Any:
-    plant = world_of(context).plant(context.connector_id)
+    plant = _plant(context)
     plant.contactors.settings = override(plant.contactors.settings, params, "contactors", context)
     return plant.contactors
 
 
 def _imd(params: dict[str, Any], context: DriverContext) -> Any:
-    plant = world_of(context).plant(context.connector_id)
+    plant = _plant(context)
     plant.imd.settings = override(plant.imd.settings, params, "insulation monitor", context)
     return plant.imd
 
 
 def _lock(params: dict[str, Any], context: DriverContext) -> Any:
-    plant = world_of(context).plant(context.connector_id)
+    plant = _plant(context)
     plant.lock.settings = override(plant.lock.settings, params, "connector lock", context)
     return plant.lock
 
 
 def _pilot(params: dict[str, Any], context: DriverContext) -> Any:
-    plant = world_of(context).plant(context.connector_id)
+    plant = _plant(context)
     plant.pilot.settings = override(plant.pilot.settings, params, "control pilot", context)
     return plant.pilot
 
 
 def _lines(params: dict[str, Any], context: DriverContext) -> Any:
-    plant = world_of(context).plant(context.connector_id)
+    plant = _plant(context)
     plant.lines.settings = override(plant.lines.settings, params, "vehicle lines", context)
     return plant.lines
 
 
 def _temperatures(params: dict[str, Any], context: DriverContext) -> Any:
-    plant = world_of(context).plant(context.connector_id)
+    plant = _plant(context)
     plant.temperatures.settings = override(plant.temperatures.settings, params, "temperatures", context)
     return plant.temperatures
 
 
 def _meter(params: dict[str, Any], context: DriverContext) -> Any:
     _no_params(params, "energy meter", context)
-    return world_of(context).plant(context.connector_id).meter
+    return _plant(context).meter
 
 
 def _estop(params: dict[str, Any], context: DriverContext) -> Any:

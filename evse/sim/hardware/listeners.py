@@ -39,5 +39,10 @@ class Listeners:
 
     def notify_soon(self) -> None:
         """Notify on the next loop pass (for inputs a vehicle changes from inside its own code)."""
-        if self._items:
-            asyncio.get_running_loop().call_soon(self.notify)
+        if not self._items:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # built before the loop runs: nobody can be waiting for this change yet
+        loop.call_soon(self.notify)
