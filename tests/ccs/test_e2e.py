@@ -1,0 +1,169 @@
+"""End-to-end CCS DC sessions: our SECC (the iso15118 SECC + `SeccBridge` + `CcsAdapter`) against the iso15118
+EVCC (driven by `CcsVehicle`) over a veth pair into a network namespace, DIN SPEC 70121 and ISO 15118-2.
+
+Real time (the EVCC's timers read the wall clock): each session is kept short with a small battery that starts
+just below the car's target SOC, and every test is bounded by `SESSION_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from typing import Any
+
+import pytest
+
+from evse.protocols.ccs.adapter import CcsAdapter
+from evse.protocols.ccs.bridge import SeccBridge
+from evse.protocols.ccs.link import Phase
+from evse.protocols.ccs.netns import VethLink
+from evse.protocols.ccs.secc import Secc
+from evse.protocols.ccs.settings import CcsSettings
+from evse.session.stages import OutcomeKind, Reason, Stage
+from evse.sim.vehicles.ccs import CcsVehicle, CcsVehicleFaults, CcsVehicleSpec, run_evcc
+from tests.ccs.fakes import FakeBattery, FakeContext, FakePlant, SessionResult, run_session
+
+pytestmark = pytest.mark.netns
+
+SESSION_TIMEOUT_S = 25.0
+PROTOCOLS = ["din", "iso-2"]
+SETTINGS = CcsSettings(current_demand_silence_s=1.0, welding_detection_wait_s=3.0, sequence_timeout_s=10.0)
+
+
+@dataclasses.dataclass
+class Run:
+    result: SessionResult
+    ctx: FakeContext
+    vehicle: CcsVehicle
+    adapter: CcsAdapter
+
+
+async def ccs_session(
+    link: VethLink,
+    protocol: str,
+    *,
+    soc_pct: float = 79.0,
+    faults: CcsVehicleFaults | None = None,
+    ctx_kwargs: dict[str, Any] | None = None,
+    spec_kwargs: dict[str, Any] | None = None,
+    **run_kwargs: Any,
+) -> Run:
+    spec = CcsVehicleSpec(
+        protocol=protocol, max_voltage_v=410, max_current_a=150, target_soc_pct=80, **(spec_kwargs or {})
+    )
+    plant = FakePlant(FakeBattery(capacity_kwh=2.0, soc_pct=soc_pct, ocv_empty_v=320, ocv_full_v=400, max_a=120))
+    vehicle = CcsVehicle(spec, plant, faults)
+    ctx = FakeContext(plant, **(ctx_kwargs or {}))
+    bridge = SeccBridge(SETTINGS)
+    secc = Secc(SETTINGS, link.secc_iface, bridge)
+    await secc.start()
+    adapter = CcsAdapter(SETTINGS, bridge, secc)
+    evcc = asyncio.ensure_future(run_evcc(vehicle, link.ev_iface, link.namespace))
+    try:
+        result = await run_session(adapter, ctx, timeout_s=SESSION_TIMEOUT_S, **run_kwargs)
+    finally:
+        evcc.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await evcc
+        await secc.stop()
+    assert ctx.violations == [], ctx.violations
+    return Run(result, ctx, vehicle, adapter)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_full_charge_completes(veth: VethLink, protocol: str) -> None:
+    run = await ccs_session(veth, protocol)
+    outcome = run.result.outcome
+    assert outcome.kind is OutcomeKind.COMPLETED, outcome.summary()
+    assert outcome.stage is Stage.ENERGY_TRANSFER
+    assert run.vehicle.plant.battery.soc_pct >= 80
+    assert run.ctx.energy_wh > 5
+    assert run.ctx.identity["evcc_id"].upper() == "0A1B2C3D4E5F"
+    assert run.ctx.identity["protocol_version"] == {"din": "DIN_SPEC_70121", "iso-2": "ISO_15118_2"}[protocol]
+    # IEC 61851-23:2023: 410 V vehicle → min(410 + 50, 500, charger max) = 460 V
+    assert "insulation_test 460" in run.ctx.calls
+    assert [c.split()[0] for c in run.ctx.calls[:3]] == ["insulation_test", "precharge", "close_contactors"]
+    link = run.adapter.link
+    assert link is not None and link.reached(Phase.SESSION_STOP)
+    assert run.ctx.vehicle_limits is not None and run.ctx.vehicle_limits.max_voltage_v == 410
+    assert not run.ctx.contactors_closed and not run.ctx.locked
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_vehicle_stop(veth: VethLink, protocol: str) -> None:
+    run = await ccs_session(veth, protocol, soc_pct=50.0, faults=CcsVehicleFaults(stop_after_s=1.0))
+    outcome = run.result.outcome
+    assert outcome.kind is OutcomeKind.STOPPED_BY_VEHICLE, outcome.summary()
+    assert (outcome.stage, outcome.reason) == (Stage.ENERGY_TRANSFER, Reason.VEHICLE_STOP)
+    assert run.adapter.link is not None and run.adapter.link.reached(Phase.SESSION_STOP)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "reason", "kind"),
+    [
+        ("din", Reason.USER_STOP, OutcomeKind.STOPPED_BY_USER),
+        ("iso-2", Reason.CSMS_STOP, OutcomeKind.STOPPED_BY_CSMS),
+    ],
+)
+async def test_charger_side_stop_tells_the_ev(veth: VethLink, protocol: str, reason: Reason, kind: OutcomeKind) -> None:
+    run = await ccs_session(
+        veth, protocol, soc_pct=50.0, stop_at=Stage.ENERGY_TRANSFER, stop_after_s=1.5, stop_reason=reason
+    )
+    outcome = run.result.outcome
+    assert (outcome.kind, outcome.stage, outcome.reason) == (kind, Stage.ENERGY_TRANSFER, reason)
+    link = run.adapter.link
+    assert link is not None
+    # the EV reacted to EVSE_Shutdown / StopCharging with the normal stop sequence
+    assert link.reached(Phase.POWER_DELIVERY_STOP) and link.reached(Phase.SESSION_STOP)
+    assert "ramp_down" in run.ctx.calls and "open_contactors" in run.ctx.calls
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_insulation_fault_in_cable_check(veth: VethLink, protocol: str) -> None:
+    run = await ccs_session(veth, protocol, ctx_kwargs={"insulation_ohm": 50_000})
+    outcome = run.result.outcome
+    assert (outcome.kind, outcome.stage, outcome.reason) == (
+        OutcomeKind.FAILED,
+        Stage.INSULATION_TEST,
+        Reason.INSULATION_FAULT,
+    )
+    assert "close_contactors" not in run.ctx.calls and run.ctx.energy_wh == 0
+
+
+async def test_precharge_never_converges(veth: VethLink) -> None:
+    run = await ccs_session(veth, "din", ctx_kwargs={"reachable_v": 200.0, "precharge_timeout_s": 1.5})
+    outcome = run.result.outcome
+    assert (outcome.kind, outcome.stage, outcome.reason) == (
+        OutcomeKind.FAILED,
+        Stage.PRE_CHARGE,
+        Reason.PRECHARGE_FAILED,
+    )
+    assert "close_contactors" not in run.ctx.calls
+
+
+async def test_ev_silence_mid_current_demand(veth: VethLink) -> None:
+    run = await ccs_session(veth, "iso-2", soc_pct=50.0, faults=CcsVehicleFaults(silent_after_s=1.0))
+    outcome = run.result.outcome
+    assert (outcome.kind, outcome.stage, outcome.reason) == (
+        OutcomeKind.FAILED,
+        Stage.ENERGY_TRANSFER,
+        Reason.COMMUNICATION_LOST,
+    )
+    assert not run.ctx.contactors_closed
+
+
+async def test_overvoltage_request_is_refused(veth: VethLink) -> None:
+    run = await ccs_session(
+        veth, "din", soc_pct=50.0, faults=CcsVehicleFaults(overvoltage_after_s=0.5, overvoltage_request_v=150)
+    )
+    outcome = run.result.outcome
+    assert (outcome.kind, outcome.stage, outcome.reason) == (
+        OutcomeKind.FAILED,
+        Stage.ENERGY_TRANSFER,
+        Reason.VEHICLE_FAULT,
+    )
+    assert "above its own maximum" in outcome.detail
+    # the request never reached the power path: the set-point stayed within the vehicle's 410 V
+    assert run.ctx.sp.voltage_v <= 410
+    assert run.ctx.max_output_v <= 460 + 1  # the insulation test voltage is the highest the output ever saw

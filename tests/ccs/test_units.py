@@ -1,0 +1,58 @@
+"""CCS pieces that need no network namespace: test voltage, JVM lifecycle and its error, SECC configuration."""
+
+from __future__ import annotations
+
+import pytest
+
+from evse.protocols.ccs import jvm
+from evse.protocols.ccs.cable_check import insulation_test_voltage_v
+from evse.protocols.ccs.secc import secc_config
+from evse.protocols.ccs.settings import CcsSettings
+
+
+@pytest.mark.parametrize(
+    ("vehicle_max_v", "charger_max_v", "expected_v"),
+    [
+        (410.0, 920.0, 460.0),  # ≤ 500 V: max + 50
+        (480.0, 920.0, 500.0),  # ... capped at 500 V
+        (410.0, 450.0, 450.0),  # ... and at the charger's maximum
+        (815.0, 920.0, 896.5),  # > 500 V: 1.1 × max
+        (900.0, 920.0, 920.0),  # ... capped at the charger's maximum
+        (None, 920.0, 500.0),  # unknown: 500 V
+        (None, 400.0, 400.0),
+    ],
+)
+def test_insulation_test_voltage_iec_61851_23_2023(
+    vehicle_max_v: float | None, charger_max_v: float, expected_v: float
+) -> None:
+    assert insulation_test_voltage_v(vehicle_max_v, charger_max_v) == pytest.approx(expected_v)
+
+
+def test_missing_java_is_one_sentence_naming_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(jvm.JavaMissing) as error:
+        jvm.check_java()
+    text = str(error.value)
+    assert "Java" in text and "apt-get install openjdk-17-jre-headless" in text
+    assert "\n" not in text
+
+
+def test_the_jvm_starts_once_per_process() -> None:
+    pytest.importorskip("iso15118")
+    from iso15118.shared.exi_codec import EXI
+
+    first = jvm.shared_codec()
+    second = jvm.shared_codec()
+    assert first is second
+    assert EXI().get_exi_codec() is first
+    assert jvm.codec_started()
+
+
+def test_secc_offers_din_and_iso2_with_eim_only() -> None:
+    from iso15118.shared.messages.enums import AuthEnum, Protocol
+
+    config = secc_config(CcsSettings(), "veth0")
+    assert config.supported_protocols == [Protocol.ISO_15118_2, Protocol.DIN_SPEC_70121]
+    assert config.supported_auth_options == [AuthEnum.EIM]
+    with pytest.raises(ValueError, match="ISO_15118_20_DC"):
+        secc_config(CcsSettings(protocols=["ISO_15118_20_DC"]), "veth0")
