@@ -47,6 +47,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--speed", default="max", help="'max' (virtual clock, default) or a factor of real time")
     parser.add_argument("--seed", type=int, help="seed of the simulation (default: [sim] seed of the configuration)")
     parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=("debug", "info", "warning", "error"),
+        help="daemon log lines (to stderr) at or above this level (default warning: the view stays readable)",
+    )
     parser.add_argument("--list-profiles", action="store_true", help="list the vehicle profiles and exit")
     parser.add_argument("--list-faults", action="store_true", help="list the injectable faults and exit")
     parser.set_defaults(func=run_command)
@@ -88,6 +94,7 @@ def run_command(args: argparse.Namespace) -> int:
     scenario, warnings = check_scenario(scenario, config, speed)
     for warning in warnings:
         print(f"evse sim: {warning}", file=sys.stderr)
+    quiet_logging(args.log_level)
     seed = config.sim.seed if args.seed is None else args.seed
     world = SimWorld(config.sim, seed)
     loop = new_loop(speed)
@@ -105,6 +112,16 @@ def run_command(args: argparse.Namespace) -> int:
     print()
     print(summary(records))
     return 0
+
+
+def quiet_logging(level: str) -> None:
+    """Daemon logs go to stderr at `level` (stdout is the view's); `transitions` logs every state change at INFO."""
+    import logging
+
+    from evse.logsetup import configure_logging
+
+    configure_logging(level=level, format_name="console", stream=sys.stderr)
+    logging.getLogger("transitions").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
 
 
 def check_scenario(scenario: Scenario, config: Any, speed: float | None) -> tuple[Scenario, list[str]]:

@@ -8,6 +8,7 @@ Wall-clock reads here only pace the drawing; nothing in the simulation depends o
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections import deque
@@ -120,9 +121,11 @@ class LiveView:
             vehicle = (record.vehicle if record is not None and plugged is not None else "")[:30]
             standard = record.standard if record is not None else ""
             text = (
-                f"{cid:>2} {standard:<7} {vehicle:<30} {stage:<34} {soc} {volts:6.1f} V {amps:6.1f} A "
+                f"{cid:>2} {standard:<7} {vehicle:<30} {stage:<36} {soc} {volts:6.1f} V {amps:6.1f} A "
                 f"{volts * amps / 1000:6.1f} kW  {limit}"
             )
+            if not plain:
+                text = self._fit(text)
             out.append(text if plain or not colour else f"{colour}{text}{_RESET}")
         return out
 
@@ -131,10 +134,8 @@ class LiveView:
             return ("available", _DIM)
         if record.outcome is not None:
             o = record.outcome
-            text = f"{o.kind.value} in {o.stage.value}" if o.failed else o.kind.value
-            if o.failed:
-                text += f": {o.reason.value}"
-            return (text[:34], _RED if o.failed else _GREEN)
+            text = f"{o.reason.value} in {o.stage.value}" if o.failed else o.kind.value
+            return (text[:36], _RED if o.failed else _GREEN)
         if record.stage is Stage.ENERGY_TRANSFER:
             return (record.stage.value, _GREEN)
         if record.stage is Stage.IDLE:
@@ -144,19 +145,27 @@ class LiveView:
     def draw(self) -> None:
         t = self.runner.elapsed_s()
         wall = max(time.monotonic() - self._wall_start, 1e-6)  # wall-clock ok: display only
+        header = (
+            " # std     vehicle                        stage                                 SOC       V        A"
+            "        kW  limit (source)"
+        )
         lines = [
-            f"{_BOLD}{self.title}{_RESET}   t = {clock(t)}   ×{t / wall:,.0f} real time",
-            f"{_DIM} # std     vehicle                        stage                               SOC       V        A"
-            f"        kW  limit (source){_RESET}",
+            f"{_BOLD}{self._fit(self.title)}{_RESET}   t = {clock(t)}   ×{t / wall:,.0f} real time",
+            f"{_DIM}{self._fit(header)}{_RESET}",
             *self.rows(),
             "",
-            *self.notes,
+            *(self._fit(note) for note in self.notes),
         ]
         if self._drawn_lines:
             self.out.write(f"\x1b[{self._drawn_lines}F\x1b[J")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
         self._drawn_lines = len(lines)
+
+    def _fit(self, text: str) -> str:
+        """Cut a line to the terminal width: a wrapped line would break the in-place redraw."""
+        width = shutil.get_terminal_size((120, 40)).columns - 1
+        return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
 
     def close(self) -> None:
         if self.tty:
@@ -167,35 +176,45 @@ class LiveView:
         self.out.flush()
 
 
+def outcome_text(record: SessionRecord) -> str:
+    """The outcome in a few words: kind, and for a failure the stage and reason; the vehicle's own words."""
+    o = record.outcome
+    if o is None:
+        return f"no outcome (last stage {record.stage.value})"
+    text = f"{o.kind.value} in {o.stage.value}: {o.reason.value}" if o.failed else o.kind.value
+    return text + (f" ({o.vehicle_reason})" if o.vehicle_reason else "")
+
+
 def summary(records: list[SessionRecord]) -> str:
     """The end-of-run table: outcome, energy and SOC per session, then handshake durations per stage."""
     if not records:
         return "No vehicle was plugged in."
-    lines = [
-        "Sessions",
-        "",
-        "| # | vehicle | outcome | energy | SOC | charging | stopping+unlock |",
-        "|---|" * 1 + "---|" * 6,
-    ]
-    for r in records:
-        outcome = r.outcome.summary() if r.outcome is not None else f"no outcome (last stage {r.stage.value})"
+    lines = ["Sessions", "", "| # | connector | vehicle | outcome | energy | SOC | charging | stop+unlock |"]
+    lines.append("|---|" + "---|" * 7)
+    details: list[str] = []
+    for n, r in enumerate(records, start=1):
         soc_end = f"{r.soc_end_pct:.0f}" if r.soc_end_pct is not None else "?"
         charging = r.stage_durations_s.get(Stage.ENERGY_TRANSFER)
         closing = sum(r.stage_durations_s.get(s, 0.0) for s in (Stage.STOPPING, Stage.UNLOCK))
         lines.append(
-            f"| {r.connector_id} | {r.vehicle} | {outcome} | {r.energy_wh / 1000:.2f} kWh | "
-            f"{r.soc_start_pct:.0f} → {soc_end} % | {clock(charging) if charging else '—'} | "
-            f"{closing:.1f} s |"
+            f"| {n} | {r.connector_id} {r.standard} | {r.vehicle} | {outcome_text(r)} | {r.energy_wh / 1000:.2f} kWh | "
+            f"{r.soc_start_pct:.0f} → {soc_end} % | {clock(charging) if charging else '—'} | {closing:.1f} s |"
         )
+        if r.outcome is not None and r.outcome.detail:
+            details.append(f"  {n}: {r.outcome.detail}")
+        if r.faults:
+            details.append(f"  {n}: injected {', '.join(r.faults)}")
+    if details:
+        lines += ["", *details]
     lines += ["", "Handshake durations (s)", ""]
     head = "| # | " + " | ".join(SHORT[s] for s in SUMMARY_STAGES) + " | total |"
     lines += [head, "|---|" + "---|" * (len(SUMMARY_STAGES) + 1)]
-    for r in records:
+    for n, r in enumerate(records, start=1):
         cells = []
         total = 0.0
         for stage in SUMMARY_STAGES:
             d = r.stage_durations_s.get(stage)
             cells.append("—" if d is None else f"{d:.1f}")
             total += d or 0.0
-        lines.append(f"| {r.connector_id} | " + " | ".join(cells) + f" | {total:.1f} |")
+        lines.append(f"| {n} | " + " | ".join(cells) + f" | {total:.1f} |")
     return "\n".join(lines)

@@ -319,3 +319,13 @@ async def test_same_seed_same_noise() -> None:
     # (the second run starts later on the loop clock: float time differs in the last bits)
     assert again == pytest.approx(first, abs=1e-9)
     assert other != pytest.approx(first, abs=1e-3)
+
+
+async def test_plugged_vehicle_and_batteries_satisfy_the_contracts(world: SimWorld) -> None:
+    from evse.sim.hil import FixedVoltageBattery
+    from evse.sim.interfaces import Battery, VehiclePlant
+
+    plugged = plug(world)
+    plant: VehiclePlant = plugged  # checked by mypy: PluggedVehicle implements the contract
+    batteries: list[Battery] = [plugged.battery, FixedVoltageBattery(400.0)]
+    assert plant.inlet_voltage_v() == 0.0 and all(b.max_charge_current_a() > 0 for b in batteries)

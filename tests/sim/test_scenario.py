@@ -104,7 +104,7 @@ async def test_runner_plays_events_on_time_and_on_stage() -> None:
     assert record.outcome == outcome and record.energy_wh == 1500 and record.faults == ["connector_overtemperature"]
     assert any("fault injected: connector_overtemperature" in n[2] for n in notes)
     table = summary(records)
-    assert "completed" in table and "1.50 kWh" in table and "| 2 | 1.0 |" in table
+    assert "completed" in table and "1.50 kWh" in table and "| 1 | 1.0 |" in table and "2 chademo" in table
 
 
 @pytest.mark.looptime(noop_cycles=VIRTUAL_NOOP_CYCLES)
