@@ -58,26 +58,35 @@ def _quarters_monotone(values: list[float], falling: bool) -> bool:
     return all(d <= slack for d in steps) if falling else all(d >= -slack for d in steps)
 
 
+def _connectors(conn: sqlite3.Connection) -> list[int]:
+    # a skip-scan of the connector index: a handful of values, however many sessions
+    out: list[int] = []
+    row = conn.execute("SELECT MIN(connector_id) FROM sessions").fetchone()
+    while row is not None and row[0] is not None:
+        out.append(int(row[0]))
+        row = conn.execute("SELECT MIN(connector_id) FROM sessions WHERE connector_id > ?", (row[0],)).fetchone()
+    return out
+
+
 def pilot_drift(conn: sqlite3.Connection, settings: DiagnosticsSettings) -> list[Finding]:
     """A pilot line level (CP high level, PP, CC1) drifting over the recent sessions of one connector."""
-    rows = conn.execute(
-        """
-        WITH recent AS (
-            SELECT sid, id, connector_id, started_at, outcome_kind, outcome_stage,
-                   ROW_NUMBER() OVER (PARTITION BY connector_id ORDER BY started_at DESC) AS age
-            FROM sessions WHERE ended_at IS NOT NULL
-        )
-        SELECT r.connector_id, p.line, r.id, r.outcome_kind, r.outcome_stage, p.voltage_v, p.nominal_v, MIN(p.t_s)
-        FROM recent r JOIN pilot p ON p.sid = r.sid
-        WHERE r.age <= ?
-        GROUP BY r.sid, p.line
-        ORDER BY r.connector_id, p.line, r.started_at
-        """,
-        (settings.trend_window_sessions,),
-    ).fetchall()
     series: dict[tuple[int, str], list[sqlite3.Row]] = defaultdict(list)
-    for row in rows:
-        series[(row["connector_id"], row["line"])].append(row)
+    for connector_id in _connectors(conn):
+        rows = conn.execute(
+            """
+            SELECT r.sid, r.id, r.outcome_kind, r.outcome_stage, p.line, p.voltage_v, p.nominal_v
+            FROM (SELECT sid, id, started_at, outcome_kind, outcome_stage FROM sessions
+                  WHERE connector_id = ? AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT ?) r
+            JOIN pilot p ON p.sid = r.sid
+            ORDER BY r.started_at, p.t_s
+            """,
+            (connector_id, settings.trend_window_sessions),
+        )
+        seen: set[tuple[int, str]] = set()
+        for row in rows:
+            if (row["sid"], row["line"]) not in seen:  # the first reading of each line per session
+                seen.add((row["sid"], row["line"]))
+                series[(connector_id, row["line"])].append(row)
     findings = []
     for (connector_id, line), seq in series.items():
         if len(seq) < settings.trend_min_sessions:
@@ -119,24 +128,33 @@ def pilot_drift(conn: sqlite3.Connection, settings: DiagnosticsSettings) -> list
 def vehicle_incompatible(conn: sqlite3.Connection, settings: DiagnosticsSettings) -> list[Finding]:
     """One vehicle (VIN, EVCCID, CHAdeMO signature) failing the same handshake stage on (nearly) every attempt
     while other vehicles succeed on the same connectors."""
-    rows = conn.execute(
+    # candidates first, in SQL over the vehicle index: only vehicles that fail often enough are looked at
+    candidates = conn.execute(
         """
-        SELECT vehicle_key, standard, protocol_version, connector_id, outcome_kind, outcome_stage, outcome_reason,
-               outcome_detail, id
-        FROM sessions WHERE ended_at IS NOT NULL AND vehicle_key IS NOT NULL
-        """
+        SELECT vehicle_key FROM sessions
+        WHERE vehicle_key IS NOT NULL AND outcome_kind IS NOT NULL
+        GROUP BY vehicle_key
+        HAVING COUNT(*) >= ? AND SUM(outcome_kind = 'failed') >= COUNT(*) * ?
+        """,
+        (settings.incompatible_min_attempts, settings.incompatible_failure_share),
     ).fetchall()
-    by_vehicle: dict[str, list[sqlite3.Row]] = defaultdict(list)
-    per_connector: dict[int, Counter[str]] = defaultdict(Counter)
-    for r in rows:
-        by_vehicle[r["vehicle_key"]].append(r)
-        per_connector[r["connector_id"]][
-            r["vehicle_key"] + ("\0ok" if r["outcome_kind"] != "failed" else "\0fail")
-        ] += 1
+    if not candidates:
+        return []
+    totals: dict[int, tuple[int, int]] = {
+        r[0]: (int(r[1]), int(r[2] or 0))
+        for r in conn.execute(
+            "SELECT connector_id, COUNT(*), SUM(outcome_kind = 'failed') FROM sessions"
+            " WHERE outcome_kind IS NOT NULL GROUP BY connector_id"
+        )
+    }
     findings = []
-    for key, attempts in by_vehicle.items():
-        if len(attempts) < settings.incompatible_min_attempts:
-            continue
+    for (key,) in candidates:
+        attempts = conn.execute(
+            "SELECT standard, protocol_version, connector_id, outcome_kind, outcome_stage, outcome_reason,"
+            " outcome_detail, id FROM sessions WHERE vehicle_key = ? AND outcome_kind IS NOT NULL"
+            " ORDER BY started_at",
+            (key,),
+        ).fetchall()
         failed_at = Counter(r["outcome_stage"] for r in attempts if r["outcome_kind"] == "failed")
         if not failed_at:
             continue
@@ -144,13 +162,12 @@ def vehicle_incompatible(conn: sqlite3.Connection, settings: DiagnosticsSettings
         if stage not in COMPATIBILITY_STAGES or n_failed / len(attempts) < settings.incompatible_failure_share:
             continue
         connectors = {r["connector_id"] for r in attempts}
+        own = Counter((r["connector_id"], r["outcome_kind"] == "failed") for r in attempts)
         ok = fail = 0
         for c in connectors:
-            for tagged, n in per_connector[c].items():
-                other, _, result = tagged.partition("\0")
-                if other == key:
-                    continue
-                ok, fail = (ok + n, fail) if result == "ok" else (ok, fail + n)
+            total, failed = totals.get(c, (0, 0))
+            fail += failed - own[(c, True)]
+            ok += total - failed - own[(c, False)]
         if ok + fail == 0 or ok / (ok + fail) < settings.others_success_share:
             continue  # the connector fails everyone: not this vehicle's fault
         versions = Counter(
@@ -192,19 +209,19 @@ def vehicle_incompatible(conn: sqlite3.Connection, settings: DiagnosticsSettings
 def insulation_decline(conn: sqlite3.Connection, settings: DiagnosticsSettings) -> list[Finding]:
     """Insulation resistance on one connector falling session over session (whatever vehicle is plugged in:
     the common part is the charger's output, cable and connector)."""
-    rows = conn.execute(
-        """
-        SELECT connector_id, id, insulation_ohm, outcome_kind, outcome_reason FROM (
-            SELECT connector_id, id, started_at, insulation_ohm, outcome_kind, outcome_reason,
-                   ROW_NUMBER() OVER (PARTITION BY connector_id ORDER BY started_at DESC) AS age
-            FROM sessions WHERE ended_at IS NOT NULL AND insulation_ohm IS NOT NULL AND insulation_ohm > 0
-        ) WHERE age <= ? ORDER BY connector_id, started_at
-        """,
-        (settings.trend_window_sessions,),
-    ).fetchall()
-    series: dict[int, list[sqlite3.Row]] = defaultdict(list)
-    for r in rows:
-        series[r["connector_id"]].append(r)
+    series: dict[int, list[sqlite3.Row]] = {}
+    for connector_id in _connectors(conn):
+        rows = conn.execute(
+            """
+            SELECT id, insulation_ohm, outcome_reason FROM (
+                SELECT id, started_at, insulation_ohm, outcome_reason FROM sessions
+                WHERE connector_id = ? AND ended_at IS NOT NULL AND insulation_ohm > 0
+                ORDER BY started_at DESC LIMIT ?
+            ) ORDER BY started_at
+            """,
+            (connector_id, settings.trend_window_sessions),
+        ).fetchall()
+        series[connector_id] = rows
     findings = []
     for connector_id, seq in series.items():
         if len(seq) < settings.trend_min_sessions:

@@ -11,6 +11,9 @@ Why these pragmas:
   file system, so the file really shrinks on small flash.
 * `journal_size_limit`: the WAL is truncated after a checkpoint instead of staying at its high-water mark.
 
+The indexes on `sessions` serve `evse diagnose`: per-connector windows (connector, start), per-vehicle counts,
+outcome counts by connector and protocol (covering), and failures by stage and reason (partial).
+
 Child rows reference the session by integer `sid` (not the text id) to keep them small; times in child tables
 are seconds relative to the session's start (`start_t_s`, event-loop time).
 """
@@ -56,6 +59,9 @@ CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_started ON sessions(started_at);
 CREATE INDEX IF NOT EXISTS sessions_connector ON sessions(connector_id, started_at);
+CREATE INDEX IF NOT EXISTS sessions_vehicle ON sessions(vehicle_key, outcome_kind, connector_id);
+CREATE INDEX IF NOT EXISTS sessions_outcome ON sessions(outcome_kind, connector_id, standard, protocol_version);
+CREATE INDEX IF NOT EXISTS sessions_failure ON sessions(outcome_stage, outcome_reason) WHERE outcome_kind = 'failed';
 CREATE TABLE IF NOT EXISTS stages (
     sid INTEGER NOT NULL REFERENCES sessions(sid) ON DELETE CASCADE,
     seq INTEGER NOT NULL,
