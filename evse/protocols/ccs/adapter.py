@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 DIGITAL_COMMUNICATION_DUTY_PCT = 5.0
 #: the energy-transfer watch loop's period (CurrentDemandReq arrives every ≤ 250 ms)
 WATCH_PERIOD_S = 0.05
+#: IEC 61851-23: the connector may unlock below 60 V
+SAFE_TOUCH_V = 60.0
 #: stop reasons that are safety trips: the EV is told EVSE_EmergencyShutdown
 EMERGENCY_REASONS = frozenset({Reason.EMERGENCY_STOP, Reason.SAFETY_TRIP, Reason.INSULATION_FAULT})
 
@@ -253,4 +255,9 @@ class CcsAdapter:
         if ctx.pilot is not None:
             ctx.pilot.set_pwm(None)
         await ctx.discharge()
+        # the cable between our open contactors and the EV's keeps its charge a little longer than our output
+        # (the bleeder sits on our side): give it the same bounded time before asking for the unlock
+        deadline_s = ctx.now() + self.settings.cable_discharge_wait_s
+        while ctx.vehicle_side_voltage_v() >= SAFE_TOUCH_V and ctx.now() < deadline_s:  # noqa: ASYNC110 - a measurement, no event
+            await asyncio.sleep(WATCH_PERIOD_S)
         await ctx.unlock_connector()

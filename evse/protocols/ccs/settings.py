@@ -56,6 +56,10 @@ class CcsSettings(Settings, frozen=True):
     welding_detection_wait_s: Annotated[
         float, setting("How long the stopping stage waits for WeldingDetection/SessionStop from the EV", "s", gt=0)
     ] = 10.0
+    cable_discharge_wait_s: Annotated[
+        float,
+        setting("Before unlocking, wait at most this long for the cable (vehicle side) to fall below 60 V", "s", gt=0),
+    ] = 5.0
     pilot_c_to_b_power_off_s: Annotated[
         float, setting("C/D → B while charging: power off within (IEC 61851-23: 100 ms)", "s", gt=0)
     ] = 0.1

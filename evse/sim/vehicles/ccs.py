@@ -47,7 +47,8 @@ from iso15118.shared.messages.iso15118_2.datatypes import (
 )
 from iso15118.shared.messages.iso15118_2.datatypes import DCEVChargeParameter as DCEVChargeParameterV2
 
-from evse.sim.interfaces import VehiclePlant
+from evse.sim.interfaces import VehiclePlant, VehicleProfile
+from evse.sim.vehicles import VehicleError, register_vehicle
 
 #: the `[ccs] protocol` names of a profile → the iso15118 protocol names the EVCC offers
 PROTOCOLS: dict[str, str] = {"din": "DIN_SPEC_70121", "iso-2": "ISO_15118_2"}
@@ -165,10 +166,16 @@ class CcsVehicle(EVControllerInterface):
     async def is_cert_install_needed(self) -> bool:
         return False
 
+    def _cp(self, state: str) -> None:
+        # IEC 61851-1: the car switches S2 (B → C) when it is ready for energy, back to B when it stops
+        self.plant.set_vehicle_line("cp_state", state)
+
     async def process_sa_schedules_dinspec(self, sa_schedules: list[Any]) -> int:
+        self._cp("C")
         return int(sa_schedules[0].sa_schedule_tuple_id)
 
     async def process_sa_schedules_v2(self, sa_schedules: list[Any]) -> tuple[ChargeProgress, int, ChargingProfile]:
+        self._cp("C")
         schedule = sa_schedules[0]
         entries = [
             _make(ProfileEntryDetails, start=e.time_interval.start, max_power=e.p_max)
@@ -231,7 +238,20 @@ class CcsVehicle(EVControllerInterface):
 
     async def enable_charging(self, enabled: bool) -> None:
         if not enabled:
+            # after PowerDeliveryRes(Stop): back to B ([V2G2-…] the EV leaves C once the charger has stopped)
             self.plant.open_vehicle_contactors()
+            self._cp("B")
+
+    def inject(self, name: str) -> bool:
+        """Generic simulator faults (evse.sim.faults names): the driver stops, the EVCC falls silent."""
+        now_s = self._in_current_demand_s()
+        if name in ("vehicle_stop", "stop_request"):
+            self.faults.stop_after_s = now_s
+        elif name in ("bms_silence", "silence"):
+            self.faults.silent_after_s = now_s
+        else:
+            return False
+        return True
 
     async def store_contract_cert_and_priv_key(self, contract_cert: bytes, priv_key: bytes) -> None:
         return None
@@ -363,3 +383,47 @@ async def run_evcc(vehicle: CcsVehicle, iface: str, namespace: str) -> None:
         writer = getattr(handler.tcp_client, "writer", None)
         if writer is not None:
             writer.close()
+
+
+#: the 5 % duty cycle that tells the car to start digital communication (IEC 61851-1 A.2.3)
+DIGITAL_COMMUNICATION_DUTY_PCT = 5.0
+#: how often the simulated car looks at the pilot while waiting for 5 %
+PILOT_POLL_S = 0.05
+
+
+class SimCcsVehicle:
+    """The simulated CCS car in the simulator (`evse sim`): waits for 5 % PWM on the pilot (SLAC is bypassed in
+    simulation: the veth pair is the matched PLC link), then runs the EVCC until its session ends."""
+
+    def __init__(self, profile: VehicleProfile, plant: Any, link: Any, faults: CcsVehicleFaults | None = None) -> None:
+        self.spec = CcsVehicleSpec.from_table(profile.protocol)
+        self.plant = plant
+        self.link = link
+        self.vehicle = CcsVehicle(self.spec, plant, faults)
+        self._task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        if self.link is None:
+            raise VehicleError(
+                "the simulated CCS vehicle needs a veth pair in a network namespace, which needs root: run the "
+                "simulator as root (or simulate a CHAdeMO or GB/T vehicle)"
+            )
+        set_handler = getattr(self.plant, "set_fault_handler", None)
+        if set_handler is not None:
+            set_handler(lambda name, params: self.vehicle.inject(name))
+        duty = getattr(self.plant, "pwm_duty_pct", lambda: DIGITAL_COMMUNICATION_DUTY_PCT)
+        while duty() != DIGITAL_COMMUNICATION_DUTY_PCT:  # noqa: ASYNC110 - the plant has no PWM event
+            await asyncio.sleep(PILOT_POLL_S)
+        self._task = asyncio.ensure_future(run_evcc(self.vehicle, self.link.ev_iface, self.link.namespace))
+        await self._task
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _factory(profile: VehicleProfile, plant: Any, link: Any, settings: Any) -> SimCcsVehicle:
+    return SimCcsVehicle(profile, plant, link)
+
+
+register_vehicle("ccs", _factory, realtime=True)

@@ -1,0 +1,103 @@
+"""A CCS session through the real session runner, stage API, supervisor and simulated hardware (the sim world's
+plant with its pilot, IMD, power module and contactors), with the simulated CCS car of a profile driving the
+iso15118 EVCC over the veth pair: the full stack the simulator runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from evse.protocols.ccs.adapter import CcsAdapter
+from evse.protocols.ccs.bridge import SeccBridge
+from evse.protocols.ccs.link import Phase
+from evse.protocols.ccs.netns import VethLink
+from evse.protocols.ccs.secc import Secc
+from evse.protocols.ccs.settings import CcsSettings
+from evse.safety.envelope import CableLimits, ChargerLimits, Envelope
+from evse.safety.settings import SafetySettings
+from evse.safety.supervisor import Supervisor
+from evse.session.events import Event, EventBus, InsulationMeasured, VehicleIdentified
+from evse.session.hardware import ConnectorRoles
+from evse.session.session import Session
+from evse.session.settings import SessionSettings
+from evse.session.stages import OutcomeKind, Reason, Stage
+from evse.sim.profile import load_profile, make_battery, with_overrides
+from evse.sim.vehicles import create_vehicle
+from evse.sim.world import SimWorld
+
+pytestmark = pytest.mark.netns
+
+CHARGER = ChargerLimits(max_voltage_v=920, min_voltage_v=150, max_current_a=200, min_current_a=0, max_power_w=150_000)
+#: a small pack (96s1p × 4 Ah ≈ 1.4 kWh) just below the car's 80 % target: a charge of a few seconds
+SMALL_PACK = {"cells_parallel": 1, "cell_capacity_ah": 4.0, "soc_pct": 79.6}
+
+
+@pytest.mark.parametrize("profile_name", ["ccs-400v-77kwh", "ccs-800v-77kwh"])
+async def test_profile_car_charges_to_its_target_through_the_real_session(veth: VethLink, profile_name: str) -> None:
+    world = SimWorld(seed=1)
+    plant = world.plant(1)
+    roles = ConnectorRoles(
+        power=plant.power,
+        contactors=plant.contactors,
+        imd=plant.imd,
+        lock=plant.lock,
+        pilot=plant.pilot,
+        meter=plant.meter,
+        temperatures=plant.temperatures,
+        estop=plant.estop,
+    )
+    events: list[Event] = []
+    bus = EventBus()
+    bus.subscribe(events.append)
+    safety = SafetySettings()
+    envelope = Envelope(CHARGER, CableLimits(200, 60, 90))
+    supervisor = Supervisor(1, roles, envelope, safety, bus.publish)
+    supervisor.attach()
+    settings = CcsSettings()
+    bridge = SeccBridge(settings)
+    secc = Secc(settings, veth.secc_iface, bridge)
+    await secc.start()
+    adapter = CcsAdapter(settings, bridge, secc)
+    profile = with_overrides(load_profile(profile_name), SMALL_PACK, {})
+    plugged = world.plug(1, make_battery(profile), "ccs", profile)
+    world.vehicle_links[1] = veth
+    vehicle = create_vehicle(profile, plugged, world.vehicle_link(1, "ccs"))
+    session = Session(
+        connector_id=1,
+        adapter=adapter,
+        roles=roles,
+        envelope=envelope,
+        supervisor=supervisor,
+        session_settings=SessionSettings(),
+        safety_settings=safety,
+        publish=bus.publish,
+    )
+    car = asyncio.ensure_future(vehicle.run())  # type: ignore[attr-defined]
+    session.authorize("TAG")
+    try:
+        async with asyncio.timeout(45):
+            outcome = await session.run()
+    finally:
+        vehicle.stop()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await car
+        await secc.stop()
+        world.close()
+    assert (outcome.kind, outcome.stage, outcome.reason) == (
+        OutcomeKind.COMPLETED,
+        Stage.ENERGY_TRANSFER,
+        Reason.COMPLETED,
+    ), outcome.summary()
+    assert plugged.battery.soc_pct >= 80
+    identified = [e for e in events if isinstance(e, VehicleIdentified)]
+    assert identified and identified[0].identity["evcc_id"].upper() == profile.protocol["evcc_id"]
+    insulation = [e for e in events if isinstance(e, InsulationMeasured)]
+    expected_test_v = (
+        min(profile.protocol["max_voltage_v"] + 50, 500)
+        if profile.protocol["max_voltage_v"] <= 500
+        else (min(1.1 * profile.protocol["max_voltage_v"], CHARGER.max_voltage_v))
+    )
+    assert insulation and insulation[-1].passed and insulation[-1].test_voltage_v == pytest.approx(expected_test_v)
+    assert adapter.link is not None and adapter.link.reached(Phase.SESSION_STOP)
