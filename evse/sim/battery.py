@@ -79,13 +79,15 @@ class BatteryParams(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fr
             raise ValueError("charge_power_kw values must not be negative")
 
 
-def interpolate(table: tuple[tuple[float, float], ...] | list[tuple[float, float]], x: float) -> float:
-    """Piecewise-linear lookup, clamped at both ends."""
+def interpolate(
+    table: tuple[tuple[float, float], ...] | list[tuple[float, float]], x: float, xs: list[float] | None = None
+) -> float:
+    """Piecewise-linear lookup, clamped at both ends (`xs`: the table's x values, precomputed by hot callers)."""
     if x <= table[0][0]:
         return table[0][1]
     if x >= table[-1][0]:
         return table[-1][1]
-    i = bisect_right([p[0] for p in table], x)
+    i = bisect_right(xs if xs is not None else [p[0] for p in table], x)
     (x0, y0), (x1, y1) = table[i - 1], table[i]
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
@@ -99,6 +101,8 @@ class TractionBattery:
         self._ocv_soc = [p[0] for p in self._ocv]
         self._derating = tuple(params.temperature_derating or DEFAULT_TEMPERATURE_DERATING)
         self._curve = tuple(params.charge_power_kw)
+        self._curve_x = [p[0] for p in self._curve]
+        self._derating_x = [p[0] for p in self._derating]
         self.cell_max_voltage_v = params.max_cell_voltage_v or DEFAULT_MAX_CELL_VOLTAGE_V[params.chemistry]
         self.capacity_ah = params.cell_capacity_ah * params.cells_parallel
         self.capacity_kwh = self.capacity_ah * params.cells_series * _mean_ocv(self._ocv) / 1000.0
@@ -127,11 +131,11 @@ class TractionBattery:
         if self.soc_pct >= 100.0:
             return 0.0
         ocv = self.open_circuit_voltage_v()
-        by_curve = interpolate(self._curve, self.soc_pct) * 1000.0 / max(ocv, 1.0)
+        by_curve = interpolate(self._curve, self.soc_pct, self._curve_x) * 1000.0 / max(ocv, 1.0)
         # constant-voltage phase: the highest cell may not exceed its maximum under load
         headroom_v = self.max_voltage_v - (ocv + CELL_SPREAD_V * self.params.cells_series)
         by_cv = max(0.0, headroom_v / self.resistance_ohm())
-        derate = interpolate(self._derating, self.temperature_c)
+        derate = interpolate(self._derating, self.temperature_c, self._derating_x)
         return max(0.0, min(self.params.max_charge_current_a, by_curve, by_cv) * derate)
 
     def max_cell_voltage_v(self) -> float:
