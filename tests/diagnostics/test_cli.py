@@ -122,3 +122,15 @@ def test_plot_writes_a_png(state_dir: Path, capsys: pytest.CaptureFixture[str]) 
         assert code == 0 and out.strip() == f"wrote {target}"
         data = target.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_state_dir_from_the_configuration(state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "evse.toml"
+    config.write_text(
+        f'[station]\nstate_dir = "{state_dir}"\n[[connectors]]\nid = 1\nstandard = "ccs"\n', encoding="utf-8"
+    )
+    code, out, _ = run(capsys, "sessions", "list", "--config", str(config), "--limit", "1")
+    assert code == 0 and out.splitlines()[1].startswith("nostart")
+    config.write_text('[station]\nstate_dir = 5\n', encoding="utf-8")
+    code, _, err = run(capsys, "diagnose", "--config", str(config))
+    assert code != 0 and "station.state_dir" in err and "Traceback" not in err
