@@ -295,5 +295,7 @@ class Features:
                 [HOUSEKEEPING_MAX_S, *(w - now for w in wakes), *([5.0] if charging and self.profiles else [])]
             )
             self._replan_event.clear()
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation racing with its timeout
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._replan_event.wait(), max(0.01, sleep_s))
+                async with asyncio.timeout(max(0.01, sleep_s)):
+                    await self._replan_event.wait()

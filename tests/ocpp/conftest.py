@@ -80,7 +80,7 @@ async def make_service(tmp_path: Path, bus: EventBus, station: StationDouble) ->
 
 async def until(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
     async def poll() -> None:
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 (polling state of the thing under test)
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), timeout_s)
