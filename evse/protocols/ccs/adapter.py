@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from evse.hardware.roles import CpState
 from evse.protocols.ccs.cable_check import insulation_test_voltage_v
 from evse.protocols.ccs.link import InsulationState, Phase, V2gLink
+from evse.protocols.ccs.slac.link import SlacError
 from evse.session.adapter import CCS_PLAN, Plan
 from evse.session.context import VehicleLimits
 from evse.session.errors import StageFailure, VehicleStop
@@ -53,10 +55,19 @@ class CcsAdapter:
 
     plan: Plan = CCS_PLAN
 
-    def __init__(self, settings: CcsSettings, bridge: SeccBridge, secc: Secc | None = None) -> None:
+    def __init__(
+        self,
+        settings: CcsSettings,
+        bridge: SeccBridge,
+        secc: Secc | None = None,
+        slac: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self.settings = settings
         self.bridge = bridge
         self.secc = secc
+        #: the EVSE side of SLAC on the PLC interface (hardware); None in simulation, where the veth pair is the
+        #: matched link and the simulated car starts SDP on 5 % PWM
+        self.slac = slac
         self.link: V2gLink | None = None
         self._pilot_changed = asyncio.Event()
 
@@ -128,6 +139,11 @@ class CcsAdapter:
         pilot = ctx.pilot
         if pilot is not None:
             pilot.set_pwm(DIGITAL_COMMUNICATION_DUTY_PCT)
+        if self.slac is not None:
+            try:
+                await self.slac()
+            except SlacError as error:
+                raise StageFailure(Reason.COMMUNICATION_LOST, str(error)) from None
         attempts = self.settings.legacy_wake_up_attempts if pilot is not None else 0
         for attempt in range(attempts + 1):
             try:
