@@ -18,8 +18,14 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/evse sim --config config/sim.toml
 
-test: $(STAMP)
+# the independent strict OCPP validator (npm ocpp-rpc) used by tests/ocpp; reinstalled only when the lock changes
+VALIDATOR_STAMP := tests/ocpp/validator/node_modules/.package-lock.json
+
+test: $(STAMP) $(VALIDATOR_STAMP)
 	$(PY) -m pytest
+
+$(VALIDATOR_STAMP): tests/ocpp/validator/package-lock.json
+	cd tests/ocpp/validator && npm ci --no-audit --no-fund --silent
 
 bench: $(STAMP)
 	$(VENV)/bin/evse-bench
