@@ -19,6 +19,7 @@ import ocpp.messages
 from ocpp.exceptions import OCPPError
 from ocpp.messages import Call, CallError, MessageType, unpack, validate_payload
 from ocpp.v16 import ChargePoint
+from ocpp.v16.enums import Action
 
 from evse.ocpp.transport import redact
 
@@ -99,6 +100,9 @@ class WireChargePoint(ChargePoint):
                     CallError(msg.unique_id, "FormationViolation", "payload must be an object", {}).to_json()
                 )
                 return
+            if msg.action not in self.route_map:
+                await self._send(CallError(msg.unique_id, _unknown_action_code(msg.action), msg.action, {}).to_json())
+                return
             try:
                 await self._handle_call(msg)
             except OCPPError as error:
@@ -128,6 +132,16 @@ class WireChargePoint(ChargePoint):
         response.action = action
         await validate_payload(response, self._ocpp_version)
         return plain(response.payload)
+
+
+def _unknown_action_code(action: str) -> str:
+    """OCPP-J 1.6 §4.2.3: NotImplemented for an action we do not know, NotSupported for a known one we do not
+    handle (the `ocpp` package answers the other way round)."""
+    try:
+        Action(action)
+    except ValueError:
+        return "NotImplemented"
+    return "NotSupported"
 
 
 def _readable_id(text: str) -> str | None:

@@ -36,6 +36,8 @@ class CsmsPeer(ChargePoint):
         self.csms = csms
 
     async def route_message(self, raw_msg: str) -> None:  # type: ignore[override]
+        self.csms.raw.append(raw_msg)
+        self.csms._changed.set()
         try:
             msg = json.loads(raw_msg)
             if isinstance(msg, list) and msg and msg[0] == 2:
@@ -126,6 +128,7 @@ class TestCsms:
         self.port = port
         self.received: list[tuple[str, str, dict[str, Any], str]] = []  # (cp id, action, payload, unique id)
         self.violations: list[str] = []
+        self.raw: list[str] = []  # every frame received, as sent
         self.peers: dict[str, CsmsPeer] = {}
         self.connections = 0
         self.auth_headers: list[str | None] = []
