@@ -62,6 +62,17 @@ class ChademoCodec:
         self.capacity_kwh_per_unit = capacity_kwh_per_unit
         db = load_database(dbc_path)
         self._by_id: dict[int, Message] = {msg.frame_id: msg for msg in db.messages}
+        #: per frame, every signal's (min, max) from the DBC: the encoder clamps into them
+        self._ranges: dict[int, dict[str, tuple[float, float]]] = {
+            msg.frame_id: {
+                sig.name: (
+                    float(sig.minimum) if sig.minimum is not None else float("-inf"),
+                    float(sig.maximum) if sig.maximum is not None else float("inf"),
+                )
+                for sig in msg.signals
+            }
+            for msg in db.messages
+        }
         missing = (m.VEHICLE_IDS | m.CHARGER_IDS) - self._by_id.keys()
         if missing:
             raise CodecError(f"{dbc_path} lacks frames {sorted(hex(i) for i in missing)}")
@@ -166,7 +177,10 @@ class ChademoCodec:
         """The frame for `msg`. Values beyond a field's range are clamped to it (a byte cannot say 300 A)."""
         frame_id, values = self._signals(msg)
         definition = self._by_id[frame_id]
-        clamped = {sig.name: _clamp(definition, sig.name, values.get(sig.name, 0)) for sig in definition.signals}
+        clamped = {
+            name: min(max(float(values.get(name, 0)), low), high)
+            for name, (low, high) in self._ranges[frame_id].items()
+        }
         data = bytes(definition.encode(clamped, scaling=True, padding=False, strict=False))
         return CanFrame(frame_id, data, timestamp_s=timestamp_s)
 
@@ -268,16 +282,6 @@ def _out_of_range(definition: Message, values: dict[str, Any]) -> dict[str, str]
 def _trusted(values: dict[str, Any], problems: dict[str, str], name: str) -> int | None:
     """The value, or None when it was out of range."""
     return None if name in problems else int(values[name])
-
-
-def _clamp(definition: Message, name: str, value: float) -> float:
-    sig = definition.get_signal_by_name(name)
-    value = float(value)
-    if sig.minimum is not None:
-        value = max(value, float(sig.minimum))
-    if sig.maximum is not None:
-        value = min(value, float(sig.maximum))
-    return value
 
 
 def _time_bytes(seconds: int) -> tuple[int, int]:
