@@ -247,11 +247,11 @@ class Features:
         rate_unit = unit or (
             "W" if any(i.profile["chargingSchedule"]["chargingRateUnit"] == "W" for i in self.profiles) else "A"
         )
-        start = float(int(wall_time().timestamp()))
+        start = wall_time().timestamp()
         periods = composite_schedule(
             self.profiles, connector_id, start, duration_s, tx_id, tx_start, rate_unit, voltage
         )
-        start_text = wall_time().fromtimestamp(start, tz=wall_time().tzinfo).isoformat().replace("+00:00", "Z")
+        start_text = wall_time().isoformat(timespec="seconds").replace("+00:00", "Z")
         response: dict[str, Any] = {"status": "Accepted", "connectorId": connector_id, "scheduleStart": start_text}
         if periods:
             response["chargingSchedule"] = {
