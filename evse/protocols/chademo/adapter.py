@@ -135,8 +135,8 @@ class ChademoAdapter:
 
     # ------------------------------------------------------------------ inputs
     def _on_frame(self, frame: CanFrame) -> None:
-        if not self._open or self._ctx is None:
-            return
+        if not self._open or self._ctx is None or frame.arbitration_id not in m.VEHICLE_IDS or frame.is_extended_id:
+            return  # other traffic on the bus (and our own frames echoed back) costs nothing
         self.rx_count += 1
         ctx = self._ctx
         if ctx.current_stage() in TRACED_STAGES:
