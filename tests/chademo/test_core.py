@@ -496,3 +496,28 @@ def test_unlock_refused_while_output_unsafe() -> None:
 )
 def test_insulation_test_voltage(vehicle_max: float | None, charger_max: float, expected: float) -> None:
     assert insulation_test_voltage_v(vehicle_max, charger_max) == pytest.approx(expected)
+
+
+def test_request_zero_while_charging_is_a_pause() -> None:
+    from evse.protocols.chademo.actions import Pause
+
+    rig = Rig()
+    rig.to_charging()
+    rig.car.request_a = 0
+    rig.run_until(rig.now + 0.3)
+    rig.car.request_a = 30
+    rig.run_until(rig.now + 0.3)
+    pauses = [a.paused for a in rig.other if isinstance(a, Pause)]
+    assert pauses == [True, False]
+    assert not rig.ends and rig.requests[-1].current_a == 30
+
+
+def test_a_stop_in_the_same_frame_as_request_zero_is_not_a_pause() -> None:
+    from evse.protocols.chademo.actions import Pause
+
+    rig = Rig()
+    rig.to_charging()
+    rig.car.request_a, rig.car.enabled = 0, False
+    rig.run_until(rig.now + 0.3)
+    assert rig.ends[0].error.vehicle_reason == "charging_enabled_cleared"
+    assert not [a for a in rig.other if isinstance(a, Pause)]

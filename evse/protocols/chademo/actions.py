@@ -83,7 +83,14 @@ class Note:
     text: str
 
 
-Action = Send | SetLine | Do | Request | SetLimits | Identify | StageDone | End | Note
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """The vehicle paused (request 0 A while charging) or resumed."""
+
+    paused: bool
+
+
+Action = Send | SetLine | Do | Request | Pause | SetLimits | Identify | StageDone | End | Note
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from evse.protocols.chademo.actions import (
     Measurements,
     Note,
     Op,
+    Pause,
     Request,
     Send,
     SetLimits,
@@ -189,6 +190,8 @@ class ChademoAdapter:
                         ctx.request(voltage_v, current_a)
                     except SessionEnd as exc:
                         self._end(exc)
+                case Pause(paused):
+                    ctx.pause(paused)
                 case Do():
                     self._start_op(action)
                 case SetLimits(limits):

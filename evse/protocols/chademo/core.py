@@ -41,6 +41,7 @@ from evse.protocols.chademo.actions import (
     Measurements,
     Note,
     Op,
+    Pause,
     Request,
     Send,
     SetLimits,
@@ -159,6 +160,7 @@ class ChademoCore:
         self.charge_deadline_s: float | None = None
         self.reached_d2 = False
         self.ramp_done_s: float | None = None
+        self.paused = False
         self.end: SessionEnd | None = None
 
     # ------------------------------------------------------------------ inputs
@@ -255,6 +257,11 @@ class ChademoCore:
         if self.phase is Phase.WAIT_VEHICLE_FRAMES:
             self._check_wake_up(now, out)
         elif self.phase is Phase.CHARGING and isinstance(msg, m.VehicleControl):
+            # a stop carried by this frame wins over the request it also carries
+            error = self._vehicle_stop_check(now)
+            if error is not None:
+                self._fail(error, out)
+                return out
             self._follow_request(msg, out)
         self._step(now, out)
         return out
@@ -573,6 +580,11 @@ class ChademoCore:
 
     def _follow_request(self, ctl: m.VehicleControl, out: list[Action]) -> None:
         current = ctl.current_request_a
+        paused = current == 0
+        if paused != self.paused:
+            # a request of 0 A while charging is the vehicle's pause (the stage API holds the output at 0 A)
+            self.paused = paused
+            out.append(Pause(paused))
         if current > self.available_current_a:
             out.append(Note(f"vehicle requests {current} A above the advertised {self.available_current_a} A; clamped"))
             current = self.available_current_a
