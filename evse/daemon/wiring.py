@@ -110,8 +110,24 @@ def ocpp_service(config: Config, station: Any, bus: EventBus, request_stop: Call
     return AdaptedService("ocpp", service.start, lambda _timeout_s: service.stop())
 
 
-#: factories of the upper layers, started in this order after the station
-UPPER_SERVICES: tuple[Callable[[Config, Any, EventBus, Callable[[int], None]], Service | None], ...] = (ocpp_service,)
+def api_service(config: Config, station: Any, bus: EventBus, request_stop: Callable[[int], None]) -> Service | None:
+    """The session recorder and the local API (one service: the recorder stops last, after the station's
+    sessions have ended and been recorded)."""
+    try:
+        from evse.api.service import create_service
+    except ModuleNotFoundError as error:
+        if error.name == "evse.api.service":
+            return None
+        raise
+    service: Service = create_service(config, station, bus)
+    return service
+
+
+#: factories of the upper layers, started in this order after the station (and stopped in this order after it)
+UPPER_SERVICES: tuple[Callable[[Config, Any, EventBus, Callable[[int], None]], Service | None], ...] = (
+    ocpp_service,
+    api_service,
+)
 
 
 def build(config: Config, loop: asyncio.AbstractEventLoop, request_stop: Callable[[int], None]) -> Wiring:

@@ -28,6 +28,8 @@ standard = "ccs"
 [[connectors]]
 id = 2
 standard = "gbt"
+[api]
+port = 0
 """
 
 
@@ -72,12 +74,15 @@ async def test_sigterm_stops_cleanly_after_ready(stand_in, tmp_path: Path, monke
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify"))
     config = parse_config(CONFIG.format(state=tmp_path / "state"))
     task = asyncio.create_task(serve(config))
-    for _ in range(200):
+    ready = ""
+    for _ in range(500):
         await asyncio.sleep(0.01)
-        if STATIONS and "start" in STATIONS[0].journal:
+        try:
+            ready = server.recv(4096).decode()
             break
-    ready = server.recv(4096).decode()
-    assert ready.startswith("READY=1\nSTATUS=T-9: 1 ccs, 1 gbt | services: station")
+        except BlockingIOError:
+            continue
+    assert ready.startswith("READY=1\nSTATUS=T-9: 1 ccs, 1 gbt | services: station, store+api")
     os.kill(os.getpid(), signal.SIGTERM)
     code = await asyncio.wait_for(task, 5)
     assert code == EXIT_OK
