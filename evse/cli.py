@@ -27,6 +27,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "evse.diagnostics.cli",
     "evse.api.cli",
     "evse.sim.cli",
+    "evse.ocpp.cli",
 ]
 
 #: exit code of an unexpected internal error (a bug): the traceback is printed

@@ -19,6 +19,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from evse.ocpp.client import OcppClient
 from evse.ocpp.db import OcppDatabase
 from evse.ocpp.settings import OcppSettings
@@ -42,6 +44,22 @@ def _state_dir(config: Any, settings: OcppSettings, explicit: str | Path | None)
     return Path(DEFAULT_STATE_DIR)
 
 
+def _with_station_identity(config: Any) -> OcppSettings:
+    """The whole configuration names the charge point once, in [station]: its id and BootNotification fields win
+    over the OCPP section's stand-ins."""
+    settings: OcppSettings = config.ocpp
+    station = getattr(config, "station", None)
+    if station is None:
+        return settings
+    return msgspec.structs.replace(
+        settings,
+        charge_point_id=station.id,
+        vendor=station.vendor,
+        model=station.model,
+        serial_number=station.serial_number,
+    )
+
+
 class OcppService:
     def __init__(
         self,
@@ -53,7 +71,7 @@ class OcppService:
         on_reboot: Callable[[str], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.settings: OcppSettings = config if isinstance(config, OcppSettings) else config.ocpp
+        self.settings: OcppSettings = config if isinstance(config, OcppSettings) else _with_station_identity(config)
         self.bus = bus
         self.station = station
         self.state_dir = _state_dir(config, self.settings, state_dir)

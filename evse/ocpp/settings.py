@@ -19,7 +19,9 @@ class OcppSettings(Settings, frozen=True):
     csms_url: Annotated[
         str, setting("CSMS WebSocket URL (ws:// or wss://); the charge point id is appended as the last path segment")
     ] = "ws://127.0.0.1:9000"
-    charge_point_id: Annotated[str, setting("Charge point identity (ChargeBoxIdentity)", min_length=1)] = "evse-1"
+    charge_point_id: Annotated[
+        str, setting("Charge point identity when no [station] id is configured", min_length=1)
+    ] = "evse-1"
     security_profile: Annotated[
         int,
         setting(
@@ -38,9 +40,11 @@ class OcppSettings(Settings, frozen=True):
         str, setting("Directory of the OCPP database ocpp.sqlite; empty: the daemon's state directory")
     ] = ""
 
-    vendor: Annotated[str, setting("BootNotification chargePointVendor", max_length=20)] = "evse"
-    model: Annotated[str, setting("BootNotification chargePointModel", max_length=20)] = "evse-dc"
-    serial_number: Annotated[str, setting("BootNotification chargePointSerialNumber", max_length=25)] = ""
+    vendor: Annotated[str, setting("chargePointVendor when no [station] vendor is configured", max_length=20)] = "evse"
+    model: Annotated[str, setting("chargePointModel when no [station] model is configured", max_length=20)] = "evse-dc"
+    serial_number: Annotated[
+        str, setting("chargePointSerialNumber when no [station] one is configured", max_length=25)
+    ] = ""
     firmware_version: Annotated[str, setting("BootNotification firmwareVersion", max_length=50)] = ""
 
     connect_timeout_s: Annotated[float, setting("Timeout of one WebSocket connection attempt", "s", gt=0)] = 10.0
