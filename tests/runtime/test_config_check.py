@@ -148,3 +148,5 @@ def test_shipped_sim_config_is_valid() -> None:
     assert [(c.id, c.standard) for c in config.connectors] == [(1, "ccs"), (2, "chademo"), (3, "gbt")]
     assert all(c.vehicle_link.interface == "sim" for c in config.connectors)
     assert config.ocpp.enabled and config.ocpp.csms_url.startswith("ws://127.0.0.1:9000")
+    assert (config.api.host, config.api.port) == ("127.0.0.1", 8080)
+    assert config.station.state_dir == "./var/state" and config.station.free_vend
