@@ -243,6 +243,11 @@ class Session:
         self._step = task
         try:
             done, _ = await asyncio.wait({task}, timeout=None if timeout_s == float("inf") else timeout_s)
+        except asyncio.CancelledError:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            raise
         finally:
             self._step = None
         if not done:

@@ -272,7 +272,7 @@ class Rig:
                 i = min(p.target_a, max(0.0, (p.target_v - self.battery_v) / self.resistance_ohm))
                 p.i, p.v = i + self.current_offset_a, self.battery_v + i * self.resistance_ohm
             else:
-                p.v, p.i = p.target_v, self.current_offset_a
+                p.v, p.i = p.target_v, 0.0  # open circuit: the current fault only shows into the pack
             p.v += self.voltage_offset_v
         else:
             p.i = 0.0
@@ -320,6 +320,7 @@ class ScriptedAdapter:
         request_a: float = 100.0,
         vehicle_limits: VehicleLimits | None = None,
         on_energy_tick: Callable[[StageContext, float], None] | None = None,
+        skip: frozenset[Stage] = frozenset(),
     ) -> None:
         self.rig = rig
         self.plan = plan
@@ -328,9 +329,14 @@ class ScriptedAdapter:
         self.request_v, self.request_a = request_v, request_a
         self.vehicle_limits = vehicle_limits or VehicleLimits(max_voltage_v=450, max_current_a=150)
         self.on_energy_tick = on_energy_tick
+        #: stages whose steps a buggy adapter skips (the stage API must still refuse what is unsafe)
+        self.skip = skip
         self.opened = self.closed = 0
         self.stages_run: list[Stage] = []
         self.stop_reason_seen: Reason | None = None
+        #: vehicle behaviour switches (stateful test): stop talking; pause the charge
+        self.silent = False
+        self.pause_requested = False
 
     async def open(self, ctx: StageContext) -> None:
         self.opened += 1
@@ -346,6 +352,8 @@ class ScriptedAdapter:
             raise StageFailure(self.fail_reason, f"scripted failure in {stage.value}")
         rig = self.rig
         standard = self.plan.standard
+        if stage in self.skip:
+            return
         if stage is Stage.CONNECTION_DETECTION and ctx.pilot is not None and rig.pilot.cp is CpState.A:
             rig.pilot.set(CpState.B)
         elif stage is Stage.BMS_WAKE_UP:
@@ -379,9 +387,11 @@ class ScriptedAdapter:
     async def _charge(self, ctx: StageContext) -> None:
         started = ctx.now()
         while ctx.now() - started < self.charge_s:
-            ctx.vehicle.requested_current_a = self.request_a
-            ctx.trace("rx", "can", "current request")
-            ctx.request(self.request_v, self.request_a)
+            ctx.pause(self.pause_requested)
+            if not self.silent:
+                ctx.vehicle.requested_current_a = self.request_a
+                ctx.trace("rx", "can", "current request")
+                ctx.request(self.request_v, self.request_a)
             if self.on_energy_tick is not None:
                 self.on_energy_tick(ctx, ctx.now() - started)
             await asyncio.sleep(0.1)
