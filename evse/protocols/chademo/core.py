@@ -391,7 +391,11 @@ class ChademoCore:
 
     def _negotiate(self, now: float, out: list[Action]) -> None:
         """Steps 3–4: protocol, compatibility, limits and identity; then wait for k and charging-enabled."""
-        assert self.limits is not None and self.control is not None
+        if self.limits is None or self.control is None:
+            self._fail(
+                StageFailure(Reason.PROTOCOL_ERROR, "negotiation began before the vehicle sent 0x100/0x102"), out
+            )
+            return
         s = self.settings
         vehicle_protocol = self.control.protocol_number
         self.protocol_number = max(0, min(vehicle_protocol, s.max_protocol_number))
