@@ -172,3 +172,15 @@ async def test_failed_write_is_a_can_error(vchannel: str) -> None:
         assert chan.send_failures == 1
     finally:
         chan.close()
+
+
+async def test_chademo_hardware_channel_from_a_vehicle_link(vchannel: str) -> None:
+    from evse.protocols.chademo.adapter import hardware_channel
+
+    chan = hardware_channel("virtual", vchannel)
+    try:
+        assert isinstance(chan, PythonCanChannel) and chan.name == f"virtual:{vchannel}"
+    finally:
+        chan.close()
+    with pytest.raises(CanError, match=r"ip link set can7 up type can bitrate 500000"):
+        hardware_channel("socketcan", "can7")

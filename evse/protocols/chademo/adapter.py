@@ -50,6 +50,16 @@ if TYPE_CHECKING:
 TRACED_STAGES = HANDSHAKE_STAGES | {Stage.STOPPING}
 #: line names (evse.hardware.roles.VehicleLines)
 LINE_K = "k"
+#: chademo.md, Physical layer: CAN 2.0A at 500 kbit/s
+CHADEMO_BITRATE_BPS = 500_000
+
+
+def hardware_channel(interface: str, channel: str, bitrate: int = 0) -> CanChannel:
+    """The vehicle CAN link on hardware from a connector's `vehicle_link` (bitrate 0 = CHAdeMO's 500 kbit/s).
+    A missing interface raises `CanError` with one sentence saying what to check."""
+    from evse.can.pythoncan import PythonCanChannel
+
+    return PythonCanChannel.open(interface, channel, bitrate or CHADEMO_BITRATE_BPS)
 
 
 class ChademoAdapter:
