@@ -16,6 +16,7 @@ MODULES: list[str] = [
     "bench.bench_chademo",
     "bench.bench_sim_speed",
     "bench.bench_store",
+    "bench.bench_ocpp",
 ]
 
 

@@ -35,7 +35,7 @@ from evse.ocpp.queue import START, TransactionQueue
 from evse.ocpp.reporting import Reporting
 from evse.ocpp.settings import OcppSettings
 from evse.ocpp.state import ConnectorState
-from evse.session.events import EventBus
+from evse.session.events import Event, EventBus
 from evse.station.control import StationControl
 
 log = logging.getLogger("evse.ocpp.client")
@@ -79,7 +79,8 @@ class OcppClient(Reporting, Features, Operations, Maintenance):
         self.delivered: list[tuple[str, dict[str, Any]]] = []  # recent transaction messages delivered (tests, CLI)
         self.on_reboot = on_reboot
         self._outbox: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-        self._events = bus.queue()
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self.unsubscribe = bus.subscribe(self._events.put_nowait)
         self.supervisor = ConnectionSupervisor(
             settings,
             profile=lambda: self.keys.get_int("SecurityProfile"),

@@ -92,6 +92,8 @@ class OcppService:
 
     async def stop(self) -> None:
         if self._task is not None:
+            if self.client is not None:
+                self.client.unsubscribe()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task

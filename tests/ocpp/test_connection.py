@@ -76,3 +76,21 @@ def test_backoff_doubles_caps_and_jitters() -> None:
         base = min(8.0, 2.0**n)
         assert base <= d <= base * 1.5
     assert delays[5] <= 12.0
+
+
+async def test_heartbeat_suppressed_while_other_traffic_flows(csms: TestCsms, make_service, station) -> None:
+    csms.script.boot = [("Accepted", 1)]
+    await make_service(csms.port)
+    await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 1)
+    for n in range(8):  # a status change every 0.25 s for 2 s: the link is visibly alive
+        station.status(1, "Preparing" if n % 2 == 0 else "Available")
+        await asyncio.sleep(0.25)
+    assert not csms.actions("Heartbeat")
+    await csms.wait_for("Heartbeat", timeout_s=3)  # silence: heartbeats resume
+
+
+async def test_stop_unsubscribes_from_the_bus(csms: TestCsms, make_service, bus) -> None:
+    service = await make_service(csms.port)
+    before = len(bus._subscribers)
+    await service.stop()
+    assert len(bus._subscribers) == before - 1

@@ -173,3 +173,13 @@ async def test_failed_handshake_reports_ev_communication_error_and_data_transfer
     assert not csms.actions("StartTransaction")  # a failed handshake is no transaction
     identity = await csms.wait_for("DataTransfer", lambda p: p.get("messageId") == "VehicleIdentity")
     assert json.loads(identity["data"])["protocolVersion"] == "DIN70121"
+
+
+async def test_stop_transaction_on_invalid_id(csms: TestCsms, make_service, station: StationDouble) -> None:
+    _, peer = await online(csms, make_service)
+    csms.script.id_tags["GONE"] = "Invalid"  # not checked before the start (AuthorizeRemoteTxRequests false)
+    assert (await peer.request("RemoteStartTransaction", id_tag="GONE", connector_id=1)).status == "Accepted"
+    await csms.wait_for("StartTransaction")
+    await until(lambda: ("stop", (1, "authorization_rejected")) in station.commands)
+    stop = await csms.wait_for("StopTransaction")
+    assert stop["reason"] == "DeAuthorized"
