@@ -3,6 +3,8 @@
 Each area contributes its subcommands from its own `evse/<area>/cli.py`, listed in `SUBCOMMAND_MODULES`. Such a
 module exposes `register(subparsers) -> None`; each parser it adds gets a one-line `help=` (shown by
 `evse --help`) and `set_defaults(func=handler)`, where `handler(args) -> int` returns the exit code.
+Every command imports every listed module (argparse needs them all), so keep their module-level imports light and
+import the heavy machinery inside the handler: it is the daemon's cold start that pays otherwise.
 
 A handler reports a problem the user can fix by raising `UserError` (or `ConfigError`): the CLI prints its
 message — one clear sentence naming the thing and the fix — and exits with its code, without a traceback.

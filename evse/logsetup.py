@@ -25,6 +25,10 @@ from evse.config.secrets import REDACTED, is_secret_name
 CONTEXT_KEYS = ("connector_id", "session_id", "stage")
 
 _handler: logging.Handler | None = None
+_level = logging.INFO
+
+#: libraries whose INFO records are internal chatter (transitions logs every state callback)
+QUIET_LOGGERS = ("transitions",)
 
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
@@ -93,13 +97,13 @@ def configure_logging(level: str = "info", format_name: str = "auto", stream: Te
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *final[:-1], renderer],
     )
-    root = logging.getLogger()
-    if _handler is not None:
-        root.removeHandler(_handler)
+    global _level
     _handler = logging.StreamHandler(stream)
     _handler.setFormatter(formatter)
-    root.addHandler(_handler)
-    root.setLevel(level.upper())
+    _level = logging.getLevelName(level.upper())
+    reclaim_root_logger()
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(_level, logging.WARNING))
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
@@ -112,6 +116,21 @@ def configure_logging(level: str = "info", format_name: str = "auto", stream: Te
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+def reclaim_root_logger() -> None:
+    """Make our handler the root logger's only one again. Some libraries configure the root logger when they
+    are imported (iso15118 loads its own logging.conf with a stdout handler); the daemon calls this after building
+    the station, so every record still comes out once, in our format."""
+    if _handler is None:
+        return
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if handler is not _handler:
+            root.removeHandler(handler)
+    if _handler not in root.handlers:
+        root.addHandler(_handler)
+    root.setLevel(_level)
 
 
 def bind_context(**values: Any) -> None:

@@ -17,7 +17,7 @@ from evse.daemon import wiring
 from evse.daemon.lifecycle import Lifecycle
 from evse.daemon.sdnotify import Notifier, watchdog_period_s
 from evse.daemon.wiring import StartError
-from evse.logsetup import configure_logging
+from evse.logsetup import configure_logging, reclaim_root_logger
 
 log = structlog.get_logger("evse.daemon")
 
@@ -56,6 +56,7 @@ async def serve(config: Config) -> int:
 
     try:
         composed = wiring.build(config, loop, request_stop)
+        reclaim_root_logger()  # the station's imports (iso15118) may have configured the root logger
         lifecycle = Lifecycle(
             safe_state=composed.safe_state,
             services=composed.services,
