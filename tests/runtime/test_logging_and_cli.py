@@ -14,7 +14,7 @@ import structlog
 
 from evse import __version__
 from evse.cli import SUBCOMMAND_MODULES, build_parser, main
-from evse.logsetup import bind_context, configure_logging, log_context, reset_logging
+from evse.logsetup import bind_context, configure_logging, log_context, reclaim_root_logger, reset_logging
 
 
 class Tty(io.StringIO):
@@ -117,3 +117,18 @@ def test_every_subcommand_module_registers() -> None:
 def test_no_subcommand_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     assert "usage: evse" in capsys.readouterr().out
+
+
+def test_a_library_configuring_the_root_logger_is_undone() -> None:
+    out, hijack = io.StringIO(), io.StringIO()
+    configure_logging("info", "json", out)
+    foreign = logging.StreamHandler(hijack)  # what iso15118's logging.conf does on import
+    logging.getLogger().addHandler(foreign)
+    logging.getLogger().setLevel(logging.DEBUG)
+    reclaim_root_logger()
+    structlog.get_logger("evse.test").debug("hidden")
+    logging.getLogger("iso15118.secc").info("SECC up")
+    logging.getLogger("transitions.core").info("Finished processing state")
+    assert hijack.getvalue() == ""
+    (event,) = lines(out)
+    assert event["logger"] == "iso15118.secc" and event["event"] == "SECC up"
