@@ -88,6 +88,7 @@ class OcppClient(Reporting, Features, Operations, Maintenance):
             ping_interval_s=lambda: float(self.keys.get_int("WebSocketPingInterval")),
             serve=self.serve,
             rng=rng,
+            on_security_event=self.security_event,
         )
         self.keys.on_change(self._key_changed)
         self._background: set[asyncio.Task[Any]] = set()
@@ -239,6 +240,7 @@ class OcppClient(Reporting, Features, Operations, Maintenance):
 
     def _key_changed(self, key: str, value: str) -> None:
         if key in ("AuthorizationKey", "SecurityProfile"):
+            self.security_event("ReconfigurationOfSecurityParameters", key)
             # whitepaper §2.4 / §2.5: reconnect with the new credentials / profile
             self.spawn(self._reconnect_soon())
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 from collections.abc import Awaitable, Callable
 
 import websockets
@@ -43,6 +44,7 @@ class ConnectionSupervisor:
         ping_interval_s: Callable[[], float],
         serve: Callable[[ClientConnection], Awaitable[None]],
         rng: random.Random | None = None,
+        on_security_event: Callable[[str, str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._profile = profile
@@ -52,6 +54,8 @@ class ConnectionSupervisor:
         self._delay = backoff_delays(settings, rng or random.Random())
         self.connections = 0
         self.last_error = ""
+        self._on_security_event = on_security_event
+        self._last_event = ""
         self._socket: ClientConnection | None = None
 
     async def reconnect(self) -> None:
@@ -71,9 +75,22 @@ class ConnectionSupervisor:
             except (OSError, TimeoutError, websockets.InvalidHandshake, websockets.ConnectionClosed) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("CSMS connection failed: %s", self.last_error)
+                self._security_event(exc)
             delay_s = self._delay(failures)
             failures += 1
             await asyncio.sleep(delay_s)
+
+    def _security_event(self, exc: Exception) -> None:
+        """Whitepaper §3 (security events): a refused login or an untrusted CSMS certificate is reported once
+        per change, not at every reconnect attempt."""
+        kind = ""
+        if isinstance(exc, websockets.InvalidStatus) and exc.response.status_code in (401, 403):
+            kind = "FailedToAuthenticateAtCentralSystem"
+        elif isinstance(exc, ssl.SSLCertVerificationError):
+            kind = "InvalidCentralSystemCertificate"
+        if kind and kind != self._last_event and self._on_security_event is not None:
+            self._on_security_event(kind, str(exc)[:255])
+        self._last_event = kind
 
     async def _connect_once(self) -> None:
         profile = self._profile()
@@ -103,6 +120,7 @@ class ConnectionSupervisor:
                 await socket.close(1002, "ocpp1.6 subprotocol required")
                 raise TransportError(f"the CSMS at {url} did not accept the ocpp1.6 subprotocol: check ocpp.csms_url.")
             self.connections += 1
+            self._last_event = ""
             log.info("connected to %s (security profile %d)", url, profile)
             self._socket = socket
             try:

@@ -163,6 +163,8 @@ class Maintenance:
         self._firmware_status("Installing", request_id)
         ok = await self._install(target)
         self._firmware_status("Installed" if ok else "InstallationFailed", request_id)
+        if ok:
+            self.security_event("FirmwareUpdated", name)
         if ok and c.on_reboot is not None:
             await c.on_reboot("Hard")
 

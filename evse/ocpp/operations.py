@@ -80,6 +80,7 @@ class Operations:
                 c.queue.end(state.tx_local, meter, _ts(), state.stop_reason or "HardReset", state.id_tag)
                 state.tx_local = None
         log.warning("%s reset requested by the CSMS", kind)
+        c.security_event("ResetOrReboot", f"{kind} reset requested by the CSMS")
         if c.on_reboot is not None:
             await c.on_reboot(kind)
         else:

@@ -87,6 +87,7 @@ class OcppService:
             self.settings, self.bus, self.station, self.db, rng=self._rng, on_reboot=self._on_reboot
         )
         self.station.set_authorizer(self.client)
+        self.client.security_event("StartupOfTheDevice")
         self._task = asyncio.create_task(self.client.run(), name="ocpp")
         log.info("OCPP client for %s started (state in %s)", self.settings.charge_point_id, self.state_dir)
 

@@ -50,9 +50,13 @@ async def test_profile1_wrong_password_is_refused_and_retried(make_service, tmp_
     wrong.write_text("not-the-password-at-all")
     try:
         service = await make_service(csms.port, security_profile=1, password_file=str(wrong))
-        await until(lambda: len(csms.auth_headers) >= 2)
+        await until(lambda: len(csms.auth_headers) >= 3)
         assert not service.client.online
         assert "401" in service.client.supervisor.last_error
+        csms.password = "not-the-password-at-all"  # the CSMS learns the key: the client gets in
+        await csms.wait_for("SecurityEventNotification", lambda p: p["type"] == "FailedToAuthenticateAtCentralSystem")
+        events = [p["type"] for _, p in csms.actions("SecurityEventNotification")]
+        assert events.count("FailedToAuthenticateAtCentralSystem") == 1  # once per change, not per attempt
     finally:
         await csms.stop()
 
