@@ -22,9 +22,9 @@ from typing import Any
 from evse.config.errors import UserError
 from evse.session.events import EventBus
 from evse.sim import faults
-from evse.sim.profile import builtin_profiles, load_profile
+from evse.sim.profile import ProfileError, builtin_profiles, load_profile
 from evse.sim.runner import ScenarioRunner, SessionRecord
-from evse.sim.scenario import Scenario, ScenarioError, load_scenario
+from evse.sim.scenario import Scenario, ScenarioError, ScenarioEvent, load_scenario
 from evse.sim.timescale import new_loop
 from evse.sim.vehicles import VehicleError, vehicle_kind
 from evse.sim.view import LiveView, summary
@@ -91,6 +91,7 @@ def run_command(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         raise UserError(str(exc)) from None
     speed = parse_speed(args.speed)
+    scenario = with_configured_vehicles(scenario, config)
     scenario, warnings = check_scenario(scenario, config, speed)
     for warning in warnings:
         print(f"evse sim: {warning}", file=sys.stderr)
@@ -122,6 +123,24 @@ def quiet_logging(level: str) -> None:
 
     configure_logging(level=level, format_name="console", stream=sys.stderr)
     logging.getLogger("transitions").setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))
+
+
+def with_configured_vehicles(scenario: Scenario, config: Any) -> Scenario:
+    """Connectors the scenario leaves alone but whose configuration names a `vehicle` get that vehicle at t = 0."""
+    used = scenario.connectors()
+    extra: list[ScenarioEvent] = []
+    index = max((e.index for e in scenario.events), default=0)
+    for connector in config.connectors:
+        name = getattr(connector, "vehicle", None)
+        if name is None or connector.id in used:
+            continue
+        try:
+            profile = load_profile(name)
+        except ProfileError as exc:
+            raise UserError(f"connector {connector.id}: {exc}") from None
+        index += 1
+        extra.append(ScenarioEvent(index, "plug", connector.id, at_s=0.0, profile=profile))
+    return dataclasses.replace(scenario, events=(*scenario.events, *extra)) if extra else scenario
 
 
 def check_scenario(scenario: Scenario, config: Any, speed: float | None) -> tuple[Scenario, list[str]]:

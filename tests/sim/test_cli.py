@@ -62,3 +62,27 @@ def test_short_run_prints_lines_and_a_summary(tmp_path: Path, capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "plugged in: CHAdeMO 1.0 hatchback" in out and "fault injected: lock_stuck" in out
     assert "Sessions" in out and "Handshake durations" in out and "\x1b" not in out
+
+
+def test_configured_vehicles_join_connectors_the_scenario_leaves_alone() -> None:
+    import msgspec
+
+    from evse.config.schema import Config, ConnectorSettings
+    from evse.sim.cli import with_configured_vehicles
+    from evse.sim.scenario import parse_scenario
+
+    config = Config(
+        connectors=[
+            ConnectorSettings(id=1, standard="gbt", vehicle="gbt-2011-57kwh"),
+            ConnectorSettings(id=2, standard="chademo", vehicle="chademo-0.9-24kwh"),
+        ]
+    )
+    scenario = parse_scenario({"events": [{"at_s": 5, "connector": 2, "plug": "chademo-1.0-40kwh"}]})
+    events = with_configured_vehicles(scenario, config).events
+    assert [(e.connector_id, e.at_s, e.profile.name if e.profile else "") for e in events] == [
+        (2, 5.0, "CHAdeMO 1.0 hatchback (40 kWh)"),
+        (1, 0.0, "GB/T 2011 van (57 kWh LFP)"),
+    ]
+    broken = msgspec.structs.replace(config, connectors=[ConnectorSettings(id=3, standard="gbt", vehicle="bus")])
+    with pytest.raises(UserError, match="connector 3: no vehicle profile named 'bus'"):
+        with_configured_vehicles(scenario, broken)
