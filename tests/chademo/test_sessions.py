@@ -233,3 +233,15 @@ async def test_cyclic_frames_keep_the_100ms_grid_for_a_whole_session() -> None:
     assert order[:6] == [0x108, 0x109] * 3
     first_vehicle = next(f.timestamp_s for f in rig.frames if f.arbitration_id in m.VEHICLE_IDS)
     assert t0 == pytest.approx(first_vehicle, abs=1e-6)  # from the first received vehicle frame
+
+
+async def test_one_adapter_serves_consecutive_sessions() -> None:
+    first = ChademoRig(battery={"soc_pct": 79})
+    assert (await first.run()).kind is OutcomeKind.STOPPED_BY_VEHICLE
+    second = ChademoRig(battery={"soc_pct": 79})
+    # the station may keep its adapter per connector: reuse the first one on the second rig's channel
+    first.adapter.channel = second.charger_channel
+    second.session.adapter = first.adapter
+    outcome = await second.run()
+    assert outcome.kind is OutcomeKind.STOPPED_BY_VEHICLE and outcome.vehicle_reason == "charging_enabled_cleared"
+    assert_safe_end(second)

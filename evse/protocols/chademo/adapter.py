@@ -83,21 +83,26 @@ class ChademoAdapter:
         #: the last stage step was cancelled from outside (station stop, trip, stage timeout)
         self._interrupted = False
         self._open = False
-        self._listening = False
+        self._listening_to: object | None = None
         #: frames sent and received (for diagnostics and tests)
         self.tx_count = 0
         self.rx_count = 0
 
     # ------------------------------------------------------------------ ProtocolAdapter
     async def open(self, ctx: StageContext) -> None:
+        # a fresh protocol state per session, so the station may keep one adapter per connector
+        self.core = ChademoCore(self.settings, self.codec)
+        self._pending_end = None
+        self._interrupted = False
         self._ctx = ctx
         self._loop = asyncio.get_running_loop()
         self._open = True
         offer = ctx.charger_offer()
         self.core.set_charger_offer(offer.max_voltage_v, offer.max_current_a)
-        if ctx.lines is not None and not self._listening:
+        if ctx.lines is not None and ctx.lines is not self._listening_to:
+            # VehicleLines has no remove_listener: listen once per lines object, ignore calls while closed
             ctx.lines.add_listener(self._on_lines)
-            self._listening = True
+            self._listening_to = ctx.lines
         self._k = bool(ctx.lines.input_active(LINE_K)) if ctx.lines is not None else False
         self.core.on_k(self._k, ctx.now())
         self.channel.set_receiver(self._on_frame)
