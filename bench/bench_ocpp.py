@@ -138,7 +138,7 @@ async def _replay(n: int) -> tuple[float, float]:
             client = service.client
             await client.accepted.wait()
             t0 = time.perf_counter()
-            await _until(lambda: len(client.queue) == 0)
+            await _until(client.queue.empty)
             elapsed = time.perf_counter() - t0
             rss_growth_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before_kib
             await service.stop()
