@@ -72,10 +72,11 @@ class PythonCanChannel:
 
     @classmethod
     def open(cls, interface: str, channel: str, bitrate: int | None = None, **kwargs: Any) -> PythonCanChannel:
-        """Open `interface`/`channel` (e.g. "socketcan"/"can0"). A missing interface ends in a `CanError` with
-        one sentence that says what to check."""
+        """Open `interface`/`channel` (e.g. "socketcan"/"can0"). `bitrate` None or 0 leaves the interface's own
+        setting (the caller passes the standard's rate when the configuration says 0). A missing interface ends
+        in a `CanError` with one sentence that says what to check."""
         config: dict[str, Any] = {"interface": interface, "channel": channel, **kwargs}
-        if bitrate is not None and interface != "socketcan":
+        if bitrate and interface != "socketcan":
             # socketcan takes its bitrate from `ip link`, not from the socket
             config["bitrate"] = bitrate
         try:

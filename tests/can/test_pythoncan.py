@@ -184,3 +184,17 @@ async def test_chademo_hardware_channel_from_a_vehicle_link(vchannel: str) -> No
         chan.close()
     with pytest.raises(CanError, match=r"ip link set can7 up type can bitrate 500000"):
         hardware_channel("socketcan", "can7")
+
+
+async def test_bitrate_zero_is_not_passed_to_the_interface(vchannel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, object]] = []
+    real_bus = can.Bus
+
+    def spy(**config: object) -> can.BusABC:
+        seen.append(config)
+        return real_bus(**config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(can, "Bus", spy)
+    for bitrate in (0, 250_000):
+        PythonCanChannel.open("virtual", vchannel, bitrate).close()
+    assert "bitrate" not in seen[0] and seen[1]["bitrate"] == 250_000
