@@ -131,6 +131,6 @@ def test_state_dir_from_the_configuration(state_dir: Path, tmp_path: Path, capsy
     )
     code, out, _ = run(capsys, "sessions", "list", "--config", str(config), "--limit", "1")
     assert code == 0 and out.splitlines()[1].startswith("nostart")
-    config.write_text('[station]\nstate_dir = 5\n', encoding="utf-8")
+    config.write_text("[station]\nstate_dir = 5\n", encoding="utf-8")
     code, _, err = run(capsys, "diagnose", "--config", str(config))
     assert code != 0 and "station.state_dir" in err and "Traceback" not in err
