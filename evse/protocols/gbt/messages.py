@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from evse.protocols.gbt.ids import Pgn
 from evse.protocols.gbt.wire import (
+    NOT_READY,
     READY,
     STATUS_SET,
     GbtMessage,
@@ -23,6 +24,8 @@ from evse.protocols.gbt.wire import (
     put_ascii,
     raw_signals,
 )
+
+__all__ = ["NOT_READY", "READY", "STATUS_SET"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -64,7 +64,9 @@ class GbtSettings(Settings, frozen=True):
     ] = 5.0
     precharge_match_v: Annotated[float, setting("Close K1/K2 when |pack − output| is within this", "V", gt=0)] = 10.0
     precharge_current_a: Annotated[float, setting("Current limit while pre-charging the cable", "A", gt=0)] = 2.0
-    precharge_timeout_s: Annotated[float, setting("Longest pre-charge", "s", gt=0)] = 60.0
+    pack_voltage_wait_s: Annotated[
+        float, setting("After BRO 0xAA, wait this long for the pack voltage to appear at the inlet", "s", gt=0)
+    ] = 2.0
     cro_until_demand_s: Annotated[float, setting("After CRO 0xAA, wait this long for BCL and BCS", "s", gt=0)] = 5.0
 
     # ---- charging
@@ -80,7 +82,9 @@ class GbtSettings(Settings, frozen=True):
     csd_repeat_s: Annotated[
         float, setting("How long CSD is repeated after BSD before the link goes quiet", "s", ge=0)
     ] = 1.0
-    stop_current_a: Annotated[float, setting("Current to ramp down to before opening K1/K2", "A", gt=0)] = 5.0
+    unlock_wait_s: Annotated[
+        float, setting("After discharging, wait this long for the inlet to fall below 60 V before unlocking", "s", gt=0)
+    ] = 10.0
 
     # ---- errors
     rehandshake_attempts: Annotated[
