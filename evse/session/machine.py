@@ -21,6 +21,7 @@ Theory of operation — triggers:
 from __future__ import annotations
 
 import itertools
+import logging
 from typing import Any
 
 from transitions import Machine
@@ -35,6 +36,9 @@ RESUME = "resume"
 END = "end"
 FINISH = "finish"
 FAULT = "fault"
+
+# the runner publishes every stage change as an event; transitions' own per-callback INFO lines are noise
+logging.getLogger("transitions").setLevel(logging.WARNING)
 
 _CLOSING = (Stage.STOPPING, Stage.UNLOCK)
 _TERMINAL = (Stage.FINISHED, Stage.FAULTED)

@@ -192,6 +192,33 @@ class FakePilot(_Listeners):
         self.notify()
 
 
+class FakeLines(_Listeners):
+    """CHAdeMO/GB/T signal lines: outputs by name, inputs "connected", "k" and the CC1 voltage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs: dict[str, bool] = {}
+        self.inputs: dict[str, bool] = {"connected": False, "k": False}
+        self.cc1_v = 12.0
+
+    def set_output(self, line: str, on: bool) -> None:
+        self.outputs[line] = on
+
+    def output(self, line: str) -> bool:
+        return self.outputs.get(line, False)
+
+    def input_active(self, line: str) -> bool:
+        return self.inputs[line]
+
+    def input_voltage_v(self, line: str) -> float:
+        return self.cc1_v
+
+    def plug(self, plugged: bool) -> None:
+        self.inputs["connected"] = plugged
+        self.cc1_v = 4.0 if plugged else 12.0
+        self.notify()
+
+
 class FakeTemperatures(_Listeners):
     def __init__(self) -> None:
         super().__init__()
@@ -234,6 +261,7 @@ class Rig:
         self.imd = FakeImd(self)
         self.lock = FakeLock()
         self.pilot = FakePilot()
+        self.lines = FakeLines()
         self.temperatures = FakeTemperatures()
         self.estop = FakeEstop()
         self.roles = ConnectorRoles(
@@ -242,10 +270,16 @@ class Rig:
             imd=self.imd,
             lock=self.lock,
             pilot=self.pilot,
+            lines=self.lines,
             temperatures=self.temperatures,
             estop=self.estop,
         )
         self._updating = False
+
+    def plug(self, plugged: bool) -> None:
+        """A vehicle plugs in (or out): CP B / A, CHAdeMO connection check, GB/T CC1 4 V / 12 V."""
+        self.lines.plug(plugged)
+        self.pilot.set(CpState.B if plugged else CpState.A)
 
     def update(self) -> None:
         if self._updating:
