@@ -17,6 +17,8 @@ MODULES: list[str] = [
     "bench.bench_sim_speed",
     "bench.bench_store",
     "bench.bench_ocpp",
+    "bench.bench_fault_reaction",
+    "bench.bench_footprint",
 ]
 
 
