@@ -428,8 +428,12 @@ def test_request_above_advertised_current_is_clamped() -> None:
     rig = Rig()
     rig.to_charging()
     rig.car.request_a = 200
-    rig.run_until(rig.now + 0.2)
+    rig.run_until(rig.now + 0.5)
     assert rig.requests[-1].current_a == 125
+    from evse.protocols.chademo.actions import Note
+
+    clamps = [a for a in rig.other if isinstance(a, Note) and "clamped" in a.text]
+    assert len(clamps) == 1  # said once, not every 100 ms
 
 
 def test_charger_fault_sets_malfunction_flag_in_stopping() -> None:

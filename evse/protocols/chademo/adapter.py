@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 TRACED_STAGES = HANDSHAKE_STAGES | {Stage.STOPPING}
 #: line names (evse.hardware.roles.VehicleLines)
 LINE_K = "k"
+#: distinct notes logged per session (a misbehaving vehicle must not flood the log)
+MAX_NOTES = 50
 #: chademo.md, Physical layer: CAN 2.0A at 500 kbit/s
 CHADEMO_BITRATE_BPS = 500_000
 
@@ -84,6 +86,7 @@ class ChademoAdapter:
         self._interrupted = False
         self._open = False
         self._listening_to: object | None = None
+        self._noted: set[str] = set()
         #: frames sent and received (for diagnostics and tests)
         self.tx_count = 0
         self.rx_count = 0
@@ -94,6 +97,7 @@ class ChademoAdapter:
         self.core = ChademoCore(self.settings, self.codec)
         self._pending_end = None
         self._interrupted = False
+        self._noted.clear()
         self._ctx = ctx
         self._loop = asyncio.get_running_loop()
         self._open = True
@@ -219,7 +223,10 @@ class ChademoAdapter:
                 case End(error):
                     self._end(error)
                 case Note(text):
-                    ctx.log.info("chademo", note=text)
+                    if text not in self._noted and len(self._noted) < MAX_NOTES:
+                        # a quirk repeats in every frame: say it once per session
+                        self._noted.add(text)
+                        ctx.log.info("chademo", note=text)
         self._rearm()
 
     def _send(self, frame: CanFrame) -> None:

@@ -161,6 +161,7 @@ class ChademoCore:
         self.reached_d2 = False
         self.ramp_done_s: float | None = None
         self.paused = False
+        self._clamping = False
         self.end: SessionEnd | None = None
 
     # ------------------------------------------------------------------ inputs
@@ -590,8 +591,14 @@ class ChademoCore:
             self.paused = paused
             out.append(Pause(paused))
         if current > self.available_current_a:
-            out.append(Note(f"vehicle requests {current} A above the advertised {self.available_current_a} A; clamped"))
+            if not self._clamping:
+                out.append(
+                    Note(f"vehicle requests {current} A above the advertised {self.available_current_a} A; clamped")
+                )
+            self._clamping = True
             current = self.available_current_a
+        else:
+            self._clamping = False
         target = ctl.target_voltage_v or 0
         out.append(Request(float(target), float(current)))
 
