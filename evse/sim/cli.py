@@ -143,6 +143,17 @@ def with_configured_vehicles(scenario: Scenario, config: Any) -> Scenario:
     return dataclasses.replace(scenario, events=(*scenario.events, *extra)) if extra else scenario
 
 
+def _reclaim_logging() -> None:
+    """Libraries imported while the station is built (iso15118) put their own handler on the root logger."""
+    import logging
+
+    from evse.logsetup import reclaim_root_logger
+
+    reclaim_root_logger()
+    transitions = logging.getLogger("transitions")
+    transitions.setLevel(max(transitions.level, logging.WARNING))
+
+
 def check_scenario(scenario: Scenario, config: Any, speed: float | None) -> tuple[Scenario, list[str]]:
     """Everything the scenario asks of the station must exist: its connectors, with the right standard (else a
     `UserError`). Vehicles this build cannot simulate (no simulated vehicle for the standard yet, or one with
@@ -198,8 +209,10 @@ async def simulate(config: Any, scenario: Scenario, world: SimWorld, *, plain: b
     loop = asyncio.get_running_loop()
     bus = EventBus()
     station = build(config, bus, loop)
+    _reclaim_logging()
     runner = ScenarioRunner(world, scenario, bus, station)
     view = LiveView(runner, world, tty=False if plain else None)
+    view.standards = {c.id: c.standard for c in config.connectors}
     if station is None:
         view.on_note(0.0, 0, "no station in this build (evse.station.build is missing): the simulated world runs alone")
     else:

@@ -66,6 +66,8 @@ class LiveView:
         self.progress_every_s = progress_every_s
         self.title = title or f"evse sim — {runner.scenario.name}"
         self.notes: deque[str] = deque(maxlen=8)
+        #: connector id → standard, for the rows of empty connectors (set by the CLI from the configuration)
+        self.standards: dict[int, str] = {}
         self._drawn_lines = 0
         self._last_draw_wall = 0.0
         self._last_progress_s = 0.0
@@ -117,12 +119,14 @@ class LiveView:
                 continue  # plain progress lines only for live sessions
             limit = ""
             if record is not None and record.limit_a is not None and record.outcome is None:
-                limit = f"{record.limit_a:5.0f} A ({record.limit_source or '?'})"
+                limit = f"{record.limit_a:.0f} A {record.limit_source or '?'}"
             vehicle = (record.vehicle if record is not None and plugged is not None else "")[:30]
             standard = record.standard if record is not None else ""
+            if not vehicle:
+                vehicle = f"({standard or self.standards.get(cid, '')})"
             text = (
-                f"{cid:>2} {standard:<7} {vehicle:<30} {stage:<36} {soc} {volts:6.1f} V {amps:6.1f} A "
-                f"{volts * amps / 1000:6.1f} kW  {limit}"
+                f"{cid:>2} {vehicle:<30} {stage:<22} {soc} {volts:5.0f} V {amps:5.0f} A "
+                f"{volts * amps / 1000:5.1f} kW  {limit}"
             )
             if not plain:
                 text = self._fit(text)
@@ -134,8 +138,8 @@ class LiveView:
             return ("available", _DIM)
         if record.outcome is not None:
             o = record.outcome
-            text = f"{o.reason.value} in {o.stage.value}" if o.failed else o.kind.value
-            return (text[:36], _RED if o.failed else _GREEN)
+            text = f"✗ {o.reason.value}" if o.failed else o.kind.value
+            return (text[:22], _RED if o.failed else _GREEN)
         if record.stage is Stage.ENERGY_TRANSFER:
             return (record.stage.value, _GREEN)
         if record.stage is Stage.IDLE:
@@ -145,10 +149,8 @@ class LiveView:
     def draw(self) -> None:
         t = self.runner.elapsed_s()
         wall = max(time.monotonic() - self._wall_start, 1e-6)  # wall-clock ok: display only
-        header = (
-            " # std     vehicle                        stage                                 SOC       V        A"
-            "        kW  limit (source)"
-        )
+        header = " # vehicle                        stage                    SOC      V       A        kW  limit"
+
         lines = [
             f"{_BOLD}{self._fit(self.title)}{_RESET}   t = {clock(t)}   ×{t / wall:,.0f} real time",
             f"{_DIM}{self._fit(header)}{_RESET}",
