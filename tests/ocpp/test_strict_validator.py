@@ -203,3 +203,35 @@ async def test_the_validator_does_report_a_violation(validator: ValidatorPeer) -
     assert answer[0] == 4
     await validator.wait_event(lambda e: e["event"] == "violation")
     assert validator.violations[0]["method"] == "StatusNotification"
+
+
+async def test_replayed_offline_messages_are_schema_valid(
+    make_service, station: StationDouble, unused_tcp_port: int
+) -> None:
+    """Offline start and stop, a failed handshake and security events, queued while the CSMS is unreachable and
+    replayed to the validator when it comes up."""
+    service = await make_service(unused_tcp_port, meter_sample_interval_s=1)
+    service.client.keys.set("AllowOfflineTxForUnknownId", "true")
+    assert (await station.authorize(1, "OFFLINE")).status == "Accepted"
+    station.begin(1)
+    for _ in range(3):
+        station.sample(1, 100.0)
+        await asyncio.sleep(0.4)
+    station.end(1, Reason.UNPLUGGED)
+    station.begin(1, charge=False)
+    station.end(1, Reason.COMMUNICATION_LOST, Stage.PARAMETER_NEGOTIATION)
+    await until(lambda: len(service.client.queue) >= 5)
+    validator = ValidatorPeer()
+    await validator.start(unused_tcp_port)
+    try:
+        try:
+            stop = await validator.wait_call("StopTransaction", timeout_s=10)
+        except TimeoutError:
+            raise AssertionError(validator.events) from None
+        await validator.wait_call("DataTransfer", lambda p: p.get("messageId") == "HandshakeReport")
+        await until(lambda: len(service.client.queue) == 0)
+        assert stop["reason"] == "EVDisconnected" and stop["transactionId"] == 5001
+        assert validator.calls("MeterValues") and validator.calls("SecurityEventNotification")
+        assert validator.violations == []
+    finally:
+        await validator.stop()

@@ -30,14 +30,14 @@ class ValidatorPeer:
     def calls(self, method: str | None = None) -> list[dict[str, Any]]:
         return [e["params"] for e in self.events if e["event"] == "call" and method in (None, e["method"])]
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
         node = shutil.which("node")
         if node is None or not (VALIDATOR_DIR / "node_modules" / "ocpp-rpc").is_dir():
             raise RuntimeError("the strict validator needs node and `npm ci` in tests/ocpp/validator (make test)")
         self._process = await asyncio.create_subprocess_exec(
             node,
             str(VALIDATOR_DIR / "validator.js"),
-            "0",
+            str(port),
             cwd=VALIDATOR_DIR,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
