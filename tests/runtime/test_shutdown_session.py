@@ -1,0 +1,85 @@
+"""SIGTERM while a simulated vehicle charges: the daemon's stop ends the session safely (current ramped down,
+contactors open, output discharged) within the shutdown bound and exits 0. The real station from the
+configuration, simulated hardware and vehicle, on the virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from evse.config.loader import parse_config
+from evse.daemon import wiring
+from evse.daemon.exitcodes import EXIT_OK
+from evse.daemon.lifecycle import Lifecycle
+from evse.daemon.sdnotify import Notifier
+from evse.session.events import ConnectorStatusChanged, Event, SessionEnded
+from evse.session.stages import OutcomeKind, Reason
+from evse.sim.dock import VehicleDock
+from evse.sim.profile import load_profile
+from evse.sim.world import current_world
+
+pytestmark = pytest.mark.looptime
+
+CONFIG = """
+[station]
+state_dir = "{state}"
+free_vend = true
+[[connectors]]
+id = 1
+standard = "chademo"
+max_current_a = 100
+[ocpp]
+enabled = false
+"""
+
+
+async def test_sigterm_mid_charge_ends_the_session_safely_within_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wiring, "UPPER_SERVICES", ())  # the station alone: no API port, no store thread
+    loop = asyncio.get_running_loop()
+    config = parse_config(CONFIG.format(state=tmp_path))
+    stop = asyncio.Event()
+    composed = wiring.build(config, loop, lambda _code: stop.set())
+    events: list[Event] = []
+    composed.bus.subscribe(events.append)
+    life = Lifecycle(
+        safe_state=composed.safe_state,
+        services=composed.services,
+        stop_order=composed.stop_order,
+        settings=config.daemon,
+        notifier=Notifier(address=""),
+        status=composed.status,
+    )
+    task = asyncio.create_task(life.run(stop))
+    await asyncio.sleep(1)
+    world = current_world()
+    assert world is not None
+    dock = VehicleDock(world)
+    dock.plug(1, load_profile("chademo-1.0-40kwh"))
+
+    def charging() -> bool:
+        return any(isinstance(e, ConnectorStatusChanged) and e.status == "Charging" for e in events)
+
+    for _ in range(600):
+        if charging():
+            break
+        await asyncio.sleep(0.5)
+    assert charging(), [type(e).__name__ for e in events][-20:]
+    await asyncio.sleep(5)
+    roles = composed.station.connectors[1].spec.roles
+    assert roles.contactors.feedback_closed() and roles.power.enabled()
+
+    stop.set()  # what the SIGTERM handler does
+    t0 = loop.time()
+    code = await task
+    assert code == EXIT_OK
+    assert loop.time() - t0 <= config.daemon.shutdown_timeout_s
+    (ended,) = [e for e in events if isinstance(e, SessionEnded)]
+    assert ended.outcome.kind == OutcomeKind.STOPPED_BY_STATION and ended.outcome.reason == Reason.SHUTDOWN
+    assert not roles.contactors.feedback_closed()
+    assert not roles.power.enabled()
+    assert roles.power.measured_voltage_v() < 60.0
+    dock.unplug(1)
