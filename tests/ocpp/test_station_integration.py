@@ -1,0 +1,84 @@
+"""The OCPP client with the real Station (evse.station.Station over the simulated rig of tests/session/doubles and
+a scripted vehicle adapter) and the real test CSMS: remote start, a charging session, its transaction messages,
+the CSMS limit reaching the connector, remote stop. Real time (sockets), so the vehicle charges only briefly."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator
+
+import pytest
+
+from evse.ocpp.service import OcppService
+from evse.safety.envelope import CableLimits
+from evse.session.adapter import PLANS
+from evse.session.events import EventBus
+from evse.station.authorization import LocalAuthorizer
+from evse.station.connector import ConnectorSpec
+from evse.station.station import Station
+from tests.ocpp.conftest import fast_settings, until
+from tests.ocpp.csms import TestCsms
+from tests.session.doubles import CHARGER, Rig, ScriptedAdapter
+
+
+class World:
+    def __init__(self, charge_s: float) -> None:
+        self.rig = Rig()
+        self.bus = EventBus()
+        spec = ConnectorSpec(
+            connector_id=1,
+            standard="ccs",
+            roles=self.rig.roles,
+            charger=CHARGER,
+            cable=CableLimits(250),
+            new_adapter=functools.partial(ScriptedAdapter, self.rig, PLANS["ccs"], charge_s=charge_s, request_a=150.0),
+        )
+        self.station = Station([spec], bus=self.bus, power_budget_w=100_000, authorizer=LocalAuthorizer())
+
+
+@pytest.fixture
+async def world() -> AsyncIterator[World]:
+    w = World(charge_s=60.0)
+    rig_task = asyncio.create_task(w.rig.run())
+    await w.station.start()
+    yield w
+    await w.station.stop(5.0)
+    rig_task.cancel()
+
+
+async def test_remote_start_session_and_remote_stop_with_the_real_station(
+    csms: TestCsms, world: World, tmp_path
+) -> None:
+    service = OcppService(
+        fast_settings(csms.port, meter_sample_interval_s=1), world.bus, world.station, state_dir=tmp_path
+    )
+    await service.start()
+    try:
+        await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 1 and p["status"] == "Available")
+        peer = csms.peers["CP1"]
+        assert (await peer.request("RemoteStartTransaction", id_tag="REMOTE1", connector_id=1)).status == "Accepted"
+        world.rig.plug(True)
+        start = await csms.wait_for("StartTransaction", timeout_s=20)
+        assert start["idTag"] == "REMOTE1" and start["connectorId"] == 1
+        await csms.wait_for("StatusNotification", lambda p: p["status"] == "Charging", timeout_s=20)
+        await csms.wait_for("MeterValues", lambda p: p.get("transactionId") == 1001, timeout_s=10)
+        profile = {
+            "chargingProfileId": 1,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "chargingSchedule": {
+                "chargingRateUnit": "A",
+                "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 40.0}],
+            },
+        }
+        result = await peer.request("SetChargingProfile", connector_id=1, cs_charging_profiles=profile)
+        assert result.status == "Accepted"
+        await until(lambda: world.station.snapshot(1).current_limit_a <= 40.0, timeout_s=10)
+        assert (await peer.request("RemoteStopTransaction", transaction_id=1001)).status == "Accepted"
+        stop = await csms.wait_for("StopTransaction", timeout_s=20)
+        assert stop["transactionId"] == 1001 and stop["reason"] == "Remote" and stop["meterStop"] >= start["meterStart"]
+        assert csms.violations == []
+    finally:
+        await service.stop()
