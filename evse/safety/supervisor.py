@@ -21,8 +21,9 @@ stop request.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
+
+import structlog
 
 from evse.hardware.roles import CpState
 from evse.safety.envelope import Envelope
@@ -36,6 +37,8 @@ from evse.safety.settings import SafetySettings
 from evse.session.events import Event, FaultRaised
 from evse.session.hardware import ConnectorRoles
 from evse.session.stages import Reason
+
+log = structlog.get_logger("evse.safety")
 
 TripHandler = Callable[[Reason, str, str], None]
 
@@ -436,8 +439,12 @@ class Supervisor:
         period_s = self.settings.control_period_s
         while True:
             await asyncio.sleep(period_s)
-            with contextlib.suppress(Exception):  # a broken sensor read must not stop the checks
+            try:
                 self.tick()
+            except Exception as exc:  # a broken sensor read must not stop the checks: make safe and say so
+                if not self.tripped:
+                    self.trip(Reason.HARDWARE_FAULT, "sensor_read_failed", f"a measurement could not be read: {exc!r}")
+                log.error("supervisor tick failed", connector_id=self.connector_id, error=repr(exc))
 
     def _now(self) -> float:
         if self._loop is None:
