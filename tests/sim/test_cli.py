@@ -86,3 +86,42 @@ def test_configured_vehicles_join_connectors_the_scenario_leaves_alone() -> None
     broken = msgspec.structs.replace(config, connectors=[ConnectorSettings(id=3, standard="gbt", vehicle="bus")])
     with pytest.raises(UserError, match="connector 3: no vehicle profile named 'bus'"):
         with_configured_vehicles(scenario, broken)
+
+
+def test_demo_like_run_through_the_station(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The whole path: scenario → station (session, supervisor, adapters) → simulated vehicles → summary."""
+    body = """
+[scenario]
+name = "mini-demo"
+unplug_after_s = 2
+end_after_s = 900
+
+[[events]]
+at_s = 0
+connector = 2
+plug = "chademo-1.0-40kwh"
+soc_pct = 78.5
+protocol = { target_soc_pct = 80 }
+
+[[events]]
+at_s = 1
+connector = 3
+plug = "gbt-2015-60kwh"
+soc_pct = 40
+
+[[events]]
+connector = 3
+on_stage = "energy_transfer"
+after_s = 10
+fault = "insulation_degradation"
+params = { resistance_ohm = 20000.0, location = "vehicle" }
+"""
+    assert main(["sim", "--config", CONFIG, "--scenario", write(tmp_path, body), "--plain"]) == 0
+    out = capsys.readouterr().out
+    sessions = [line for line in out.splitlines() if line.startswith("| ") and "kWh |" in line]
+    chademo = next(line for line in sessions if "2 chademo" in line)
+    gbt = next(line for line in sessions if "3 gbt" in line)
+    assert "stopped_by_vehicle" in chademo or "completed" in chademo
+    assert "78 → 80 %" in chademo
+    assert "failed in energy_transfer: insulation_fault" in gbt
+    assert "connector 3: safety: insulation" in out
