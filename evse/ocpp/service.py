@@ -15,12 +15,14 @@ import asyncio
 import contextlib
 import logging
 import random
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from evse.config.errors import UserError
 from evse.ocpp.client import OcppClient
 from evse.ocpp.db import OcppDatabase
 from evse.ocpp.settings import OcppSettings
@@ -82,7 +84,13 @@ class OcppService:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.db = OcppDatabase.in_dir(self.state_dir)
+        try:
+            self.db = OcppDatabase.in_dir(self.state_dir)
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(
+                f"cannot open the OCPP database in {self.state_dir} ({exc}): make the state directory writable "
+                "or change station.state_dir."
+            ) from None
         self.client = OcppClient(
             self.settings, self.bus, self.station, self.db, rng=self._rng, on_reboot=self._on_reboot
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
+
 from evse.ocpp.connection import backoff_delays
 from tests.ocpp.conftest import fast_settings, until
 from tests.ocpp.csms import TestCsms
@@ -94,3 +96,14 @@ async def test_stop_unsubscribes_from_the_bus(csms: TestCsms, make_service, bus)
     before = len(bus._subscribers)
     await service.stop()
     assert len(bus._subscribers) == before - 1
+
+
+async def test_unwritable_state_directory_is_one_sentence(tmp_path, bus, station) -> None:
+    from evse.config.errors import UserError
+    from evse.ocpp.service import OcppService
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    service = OcppService(fast_settings(1), bus, station, state_dir=blocker / "state")
+    with pytest.raises(UserError, match="cannot open the OCPP database"):
+        await service.start()
