@@ -23,9 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def sim_config(tmp: Path, *, ocpp: bool = True) -> Path:
-    """config/sim.toml with its state directory moved under `tmp`."""
+    """config/sim.toml with its state directory moved under `tmp` and the API on any free port."""
     text = (REPO / "config" / "sim.toml").read_text(encoding="utf-8")
     text = text.replace('state_dir = "./var/state"', f'state_dir = "{tmp / "state"}"')
+    text = text.replace("port = 8080", "port = 0")  # any free port: 8080 may be taken by a running daemon
     if not ocpp:
         text = text.replace("enabled = true", "enabled = false")
     path = tmp / "evse.toml"
