@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import ssl
 from collections.abc import Awaitable, Callable
 
@@ -23,6 +24,22 @@ from evse.ocpp.transport import (
 )
 
 log = logging.getLogger("evse.ocpp.connection")
+
+
+class _HideAuthorization(logging.Filter):
+    """websockets logs the handshake headers at debug level: the Basic-auth header carries the password."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "authorization" in text.lower():
+            record.msg = re.sub(r"(?i)(authorization:\s*\S+\s+)\S+", r"\1***", text)
+            record.args = ()
+        return True
+
+
+#: the logger websockets writes the connection's events to
+websockets_log = logging.getLogger("evse.ocpp.websockets")
+websockets_log.addFilter(_HideAuthorization())
 
 
 def backoff_delays(settings: OcppSettings, rng: random.Random) -> Callable[[int], float]:
@@ -115,6 +132,7 @@ class ConnectionSupervisor:
             max_size=settings.max_frame_bytes,
             proxy=None,
             compression=None,
+            logger=websockets_log,
         ) as socket:
             if socket.subprotocol != SUBPROTOCOL:
                 await socket.close(1002, "ocpp1.6 subprotocol required")
