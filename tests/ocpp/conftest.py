@@ -42,6 +42,8 @@ async def csms() -> AsyncIterator[TestCsms]:
     await server.start()
     yield server
     await server.stop()
+    # the CSMS validated every CALL of the charge point against the `ocpp` package's schemas
+    assert server.violations == [], server.violations
 
 
 @pytest.fixture

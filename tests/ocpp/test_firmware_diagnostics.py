@@ -128,3 +128,23 @@ async def test_diagnostics_upload_with_retries(csms: TestCsms, make_service, htt
     # an unreachable location fails after the retries
     await csms.peers["CP1"].request("GetDiagnostics", location="http://127.0.0.1:1/upload", retries=1, retry_interval=0)
     await csms.wait_for("DiagnosticsStatusNotification", lambda p: p["status"] == "UploadFailed")
+
+
+async def test_diagnostics_upload_over_ftp(csms: TestCsms, make_service) -> None:
+    from tests.ocpp.ftp_peer import FtpPeer
+
+    ftp = FtpPeer()
+    await ftp.start()
+    try:
+        await make_service(csms.port)
+        await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 1)
+        location = f"ftp://evse:secret@127.0.0.1:{ftp.port}/diag"
+        result = await csms.peers["CP1"].request("GetDiagnostics", location=location)
+        await csms.wait_for("DiagnosticsStatusNotification", lambda p: p["status"] == "Uploaded")
+        assert list(ftp.files) == [f"/diag/{result.file_name}"]
+        assert ftp.files[f"/diag/{result.file_name}"][:2] == b"\x1f\x8b"  # gzip
+        bad = f"ftp://evse:wrong@127.0.0.1:{ftp.port}/diag"
+        await csms.peers["CP1"].request("GetDiagnostics", location=bad)
+        await csms.wait_for("DiagnosticsStatusNotification", lambda p: p["status"] == "UploadFailed")
+    finally:
+        await ftp.stop()
