@@ -113,6 +113,13 @@ def _bare_interpreter(idle_s: float) -> tuple[float, int]:
     return start_s, rss
 
 
+def _cli_version_s() -> float:
+    """`python -m evse --version`: the interpreter plus every subcommand module's imports."""
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "evse", "--version"], check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
 def run(quick: bool) -> list[Result]:
     samples = 1 if quick else 10
     idle_s = 0.5 if quick else 5.0
@@ -121,7 +128,9 @@ def run(quick: bool) -> list[Result]:
     stops_s: list[float] = []
     base_starts_s: list[float] = []
     base_rss_kib: list[float] = []
+    versions_s: list[float] = []
     for _ in range(samples):
+        versions_s.append(_cli_version_s())
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             daemon = DaemonProcess(sim_config(tmp, ocpp=False), tmp)
@@ -140,6 +149,7 @@ def run(quick: bool) -> list[Result]:
     start, base_start = Stats.of([s * 1000 for s in starts_s]), Stats.of([s * 1000 for s in base_starts_s])
     rss, base = Stats.of([r / 1024 for r in rss_kib]), Stats.of([r / 1024 for r in base_rss_kib])
     stop = Stats.of([s * 1000 for s in stops_s])
+    version = Stats.of([s * 1000 for s in versions_s])
     note = "config/sim.toml, 3 simulated connectors, OCPP off"
     return [
         Result(
@@ -151,6 +161,16 @@ def run(quick: bool) -> list[Result]:
             "bare python start",
             n=start.n,
             note=note,
+        ),
+        Result(
+            "evse --version (CLI imports)",
+            "ms",
+            version.median,
+            version.p99,
+            base_start.median,
+            "bare python start",
+            n=version.n,
+            note="every subcommand module is imported",
         ),
         Result(
             f"idle RSS after {idle_s:g} s",
