@@ -13,6 +13,7 @@ from bench.harness import Result, machine, table
 #: benchmark modules under bench/, each with `run(quick: bool) -> list[Result]`
 MODULES: list[str] = [
     "bench.bench_harness_selfcheck",
+    "bench.bench_gbt",
     "bench.bench_chademo",
     "bench.bench_sim_speed",
     "bench.bench_store",

@@ -164,9 +164,9 @@ async def test_bms_silence_while_charging() -> None:
 
 
 async def test_bsm_permit_toggling_pauses_and_resumes() -> None:
-    rig = GbtRig(battery={"soc_pct": 78})
+    rig = GbtRig(battery={"soc_pct": 79.7})
     task = rig.start()
-    await when_charging(rig, 1.0, lambda: rig.vehicle.inject("bsm_permit_toggle", period_s=3.0))
+    await when_charging(rig, 1.0, lambda: rig.vehicle.inject("bsm_permit_toggle", period_s=2.0))
     outcome = await task
     assert outcome.kind is OutcomeKind.COMPLETED
     assert Stage.PAUSED in stages(rig)

@@ -146,7 +146,8 @@ class GbtBms:
     # ------------------------------------------------------------------ sans-I/O interface
     def next_deadline(self) -> float | None:
         times = [t for t in (self.cyclic.next_due(), self.transport.next_deadline()) if t is not None]
-        times.extend(self._repeat.values())
+        if not self.transport.busy_sending:
+            times.extend(self._repeat.values())  # a repeat waits for the transfer in progress
         times.extend(t for t in (self._contactors_at, self._permit_flip_at, self._open_check_at) if t is not None)
         return min(times) if times else None
 
