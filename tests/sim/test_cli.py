@@ -125,3 +125,14 @@ params = { resistance_ohm = 20000.0, location = "vehicle" }
     assert "78 → 80 %" in chademo
     assert "failed in energy_transfer: insulation_fault" in gbt
     assert "connector 3: safety: insulation" in out
+
+
+def test_same_seed_same_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    body = '[[events]]\nat_s = 0\nconnector = 2\nplug = "chademo-1.0-40kwh"\nsoc_pct = 79\n'
+    path = write(tmp_path, body)
+    summaries = []
+    for _ in range(2):
+        assert main(["sim", "--config", CONFIG, "--scenario", path, "--plain", "--seed", "11"]) == 0
+        out = capsys.readouterr().out
+        summaries.append(out[out.index("Sessions") :])
+    assert summaries[0] == summaries[1] and "79 → 80 %" in summaries[0]
