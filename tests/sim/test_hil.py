@@ -53,7 +53,7 @@ async def test_gbt_external_bms_gets_a_battery_behind_its_contactors() -> None:
 
 
 async def test_chademo_external_vehicle_permits_on_d1_and_closes_on_d2() -> None:
-    roles, world = drivers(config("chademo"))
+    roles, _world = drivers(config("chademo"))
     lines = roles["lines"]
     assert lines.input_active("connected") and not lines.input_active("k")
     lines.set_output("d1", True)
