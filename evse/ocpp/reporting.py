@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,8 @@ log = logging.getLogger("evse.ocpp.reporting")
 
 #: stages after authorization: entering one of them starts the OCPP transaction
 TX_START_STAGES = frozenset({Stage.INSULATION_TEST, Stage.PRE_CHARGE, Stage.CONTACTOR_CLOSURE, Stage.ENERGY_TRANSFER})
+#: the OCPP database state key of the per-connector energy register (Wh)
+REGISTER_KEY = "energy_register_wh"
 #: StopTransaction.transactionData kept per transaction (oldest dropped first)
 STOP_DATA_MAX = 48
 #: DataTransfer messageIds of our session data (docs/ocpp.md)
@@ -76,15 +79,19 @@ class Reporting:
         if isinstance(event, SessionStarted):
             state.session_id = event.session_id
             state.stop_data = []
+            state.last_sample = None  # the previous session's readings are not this one's
             state.vehicle = {"standard": event.standard}
         elif isinstance(event, StageChanged):
             state.stage = event.stage.value
             if event.stage in TX_START_STAGES and state.tx_local is None:
                 self._start_transaction(event.connector_id, event.t_s)
         elif isinstance(event, MeterSample):
-            state.last_sample = event
+            # sessions count their own energy from 0; OCPP wants a register that only grows across sessions
+            state.last_sample = dataclasses.replace(
+                event, energy_wh=self._register_base(state.connector_id) + event.energy_wh
+            )
             if state.tx_local is not None:
-                c.queue.note_meter(state.tx_local, int(event.energy_wh), _ts(event.t_s))
+                c.queue.note_meter(state.tx_local, int(state.last_sample.energy_wh), _ts(event.t_s))
         elif isinstance(event, VehicleIdentified):
             state.vehicle.update({"protocolVersion": event.protocol_version, **event.identity})
             self._data_transfer(MSG_VEHICLE_IDENTITY, {"connectorId": event.connector_id, **state.vehicle})
@@ -122,10 +129,10 @@ class Reporting:
     def _start_transaction(self, connector_id: int, t_s: float) -> None:
         c = self._client()
         state = c.connectors[connector_id]
-        id_tag = state.id_tag
-        if id_tag is None:
-            with contextlib.suppress(Exception):
-                id_tag = c.station.snapshot(connector_id).id_tag
+        id_tag = None
+        with contextlib.suppress(Exception):  # the station knows which identification this session runs on
+            id_tag = c.station.snapshot(connector_id).id_tag
+        id_tag = id_tag or state.id_tag
         id_tag = (id_tag or "unknown")[:20]
         state.id_tag = id_tag
         meter_start = int(state.last_sample.energy_wh) if state.last_sample else 0
@@ -146,13 +153,26 @@ class Reporting:
         c = self._client()
         return meter_value(_ts(sample.t_s), sampled_values(sample, c.keys.get_list("StopTxnSampledData"), context))
 
+    # -- the energy register (Energy.Active.Import.Register, meterStart/meterStop)
+    def _register_base(self, connector_id: int) -> float:
+        registers = self._client().db.get_state(REGISTER_KEY, {}) or {}
+        return float(registers.get(str(connector_id), 0.0))
+
+    def _advance_register(self, connector_id: int, to_wh: float) -> None:
+        db = self._client().db
+        registers = db.get_state(REGISTER_KEY, {}) or {}
+        registers[str(connector_id)] = max(float(registers.get(str(connector_id), 0.0)), to_wh)
+        db.set_state(REGISTER_KEY, registers)
+
     def _end_session(self, event: SessionEnded) -> None:
         c = self._client()
         state = c.connectors[event.connector_id]
         outcome = event.outcome
+        register_wh = self._register_base(event.connector_id) + event.energy_wh
+        self._advance_register(event.connector_id, register_wh)
         if state.tx_local is not None:
             sample = state.last_sample
-            meter_stop = int(sample.energy_wh) if sample is not None else int(event.energy_wh)
+            meter_stop = int(max(register_wh, sample.energy_wh if sample is not None else 0.0))
             if sample is not None:
                 state.stop_data.append(self._stop_value(sample, CONTEXT_END))
             reason = state.stop_reason or stop_reason(outcome.reason)
@@ -221,6 +241,7 @@ class Reporting:
         the stop and the 'stopped' mark are one SQL transaction)."""
         c = self._client()
         for tx in c.queue.open_transactions():
+            self._advance_register(tx.connector_id, float(tx.last_meter_wh))
             if c.queue.end(tx.local_id, tx.last_meter_wh, tx.last_meter_at, "PowerLoss", tx.id_tag):
                 log.warning("stopped transaction %s left open by a crash (meter %d Wh)", tx.local_id, tx.last_meter_wh)
 

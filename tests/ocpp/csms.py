@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import websockets
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -49,7 +50,7 @@ class CsmsPeer(ChargePoint):
     async def _handle_call(self, msg: Any) -> Any:
         try:
             return await super()._handle_call(msg)
-        except Exception as exc:
+        except OCPPError as exc:  # a schema violation of the charge point's CALL
             self.csms.violations.append(f"{msg.action}: {exc}")
             raise
 

@@ -107,6 +107,7 @@ class StationDouble:
         self._n += 1
         sid = f"s{self._n}"
         self.sessions[connector_id] = sid
+        self.energy_wh[connector_id] = 0.0  # like the real session: energy counted from 0 per session
         t = self._t()
         self.status(connector_id, "Preparing")
         self.bus.publish(SessionStarted(connector_id=connector_id, session_id=sid, t_s=t, standard="ccs"))

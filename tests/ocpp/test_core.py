@@ -183,3 +183,15 @@ async def test_stop_transaction_on_invalid_id(csms: TestCsms, make_service, stat
     await until(lambda: ("stop", (1, "authorization_rejected")) in station.commands)
     stop = await csms.wait_for("StopTransaction")
     assert stop["reason"] == "DeAuthorized"
+
+
+async def test_energy_register_grows_across_sessions(csms: TestCsms, make_service, station: StationDouble) -> None:
+    _, _ = await online(csms, make_service)
+    for _ in range(2):
+        station.begin(1)
+        station.sample(1, 700.0)
+        station.end(1)
+    second_stop = await csms.wait_for("StopTransaction", count=2)
+    starts = [p["meterStart"] for _, p in csms.actions("StartTransaction")]
+    stops = [p["meterStop"] for _, p in csms.actions("StopTransaction")]
+    assert starts == [0, 700] and stops == [700, 1400] and second_stop["meterStop"] == 1400
