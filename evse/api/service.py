@@ -193,5 +193,21 @@ def create_service(config: Any, station: StationControl, bus: EventBus) -> Opera
     api_settings: ApiSettings = getattr(config, "api", None) or ApiSettings()
     api = None
     if api_settings.enabled:
-        api = ApiService(config, bus, station, recorder, getattr(station, "sim_control", None))
+        api = ApiService(config, bus, station, recorder, _sim_control(config, station))
     return OperatorService(recorder, api, unsubscribe)
+
+
+def _sim_control(config: Any, station: StationControl) -> SimControl | None:
+    """The station's simulator seam, if it offers one; else, when the configuration runs a simulated vehicle
+    link, the simulated world the station's sim drivers created (evse.sim is imported only then)."""
+    offered: SimControl | None = getattr(station, "sim_control", None)
+    if offered is not None:
+        return offered
+    links = [getattr(getattr(c, "vehicle_link", None), "interface", "") for c in getattr(config, "connectors", [])]
+    if "sim" not in links:
+        return None
+    from evse.sim.control import WorldSimControl
+    from evse.sim.world import current_world
+
+    world = current_world()
+    return WorldSimControl(world) if world is not None else None

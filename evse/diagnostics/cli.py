@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR", help="state directory (overrides the configuration)")
 
 
+def _pipe_safe(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`evse sessions show ID | head` is normal use: a closed pipe ends the output quietly, not in a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except BrokenPipeError:
+            # stdout is gone: point it at /dev/null so the interpreter's final flush does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+
+    return run
+
+
 def register(subparsers: Any) -> None:
     sessions = subparsers.add_parser("sessions", help="list, show, export or plot stored charging sessions")
     sub = sessions.add_subparsers(title="sessions commands", metavar="COMMAND", required=True)
@@ -40,17 +57,17 @@ def register(subparsers: Any) -> None:
     ls.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     ls.add_argument("--connector", type=int, help="only this connector")
     ls.add_argument("--failed", action="store_true", help="only failed sessions")
-    ls.set_defaults(func=list_command)
+    ls.set_defaults(func=_pipe_safe(list_command))
     show = sub.add_parser("show", help="one session: stages, limits, faults, pilot, insulation and handshake trace")
     _common(show)
     show.add_argument("id", metavar="ID")
     show.add_argument("--json", action="store_true", help="everything as JSON, samples included")
-    show.set_defaults(func=show_command)
+    show.set_defaults(func=_pipe_safe(show_command))
     export = sub.add_parser("export", help="every session as JSON Lines or CSV (for fleet analytics)")
     _common(export)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--output", "-o", metavar="FILE", help="default: standard output")
-    export.set_defaults(func=export_command)
+    export.set_defaults(func=_pipe_safe(export_command))
     plot = sub.add_parser("plot", help="write the session's charging curve as a PNG")
     _common(plot)
     plot.add_argument("id", metavar="ID")
@@ -61,7 +78,7 @@ def register(subparsers: Any) -> None:
     )
     _common(diagnose)
     diagnose.add_argument("--json", action="store_true", help="the report as JSON")
-    diagnose.set_defaults(func=diagnose_command)
+    diagnose.set_defaults(func=_pipe_safe(diagnose_command))
 
 
 def _settings(args: argparse.Namespace) -> tuple[Path, StoreSettings, DiagnosticsSettings]:

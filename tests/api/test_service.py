@@ -97,3 +97,29 @@ async def test_evse_status_uses_the_api(tmp_path: Path, capsys: pytest.CaptureFi
     code = await asyncio.to_thread(main, ["status", "--url", service.url])
     err = capsys.readouterr().err
     assert code != 0 and err.startswith(f"evse: cannot reach the local API at {service.url}")
+
+
+async def test_simulated_configuration_gets_the_world_as_simulator_seam(tmp_path: Path) -> None:
+    from evse.sim.control import WorldSimControl
+    from evse.sim.world import SimWorld, activate
+
+    sim_config = parse_config(config_text(tmp_path, 0) + 'vehicle_link = { interface = "sim" }\n')
+    world = SimWorld()
+    world.plant(2)
+    activate(world)
+    try:
+        service = create_service(sim_config, FakeStation(), EventBus())
+        assert service.api is not None and isinstance(service.api.ctx.sim, WorldSimControl)
+        assert service.api.ctx.sim.world is world
+        hardware = parse_config(
+            f'[station]\nstate_dir = "{tmp_path}"\n[api]\nport = 0\n[[connectors]]\nid = 1\nstandard = "gbt"\n'
+            'vehicle_link = { interface = "socketcan", channel = "can0" }\n'
+        )
+        hw_station = FakeStation()
+        assert create_service(hardware, hw_station, EventBus()).api.ctx.sim is None  # type: ignore[union-attr]
+        offered = object()
+        hw_station.sim_control = offered  # type: ignore[attr-defined]
+        assert create_service(hardware, hw_station, EventBus()).api.ctx.sim is offered  # type: ignore[union-attr]
+    finally:
+        activate(None)
+        world.close()
