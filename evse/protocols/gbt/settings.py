@@ -15,8 +15,15 @@ class GbtSettings(Settings, frozen=True):
     """GB/T 27930 timers and options."""
 
     # ---- J1939-21 transport protocol (generic J1939 values; GB/T-specific ones unconfirmed)
-    tp_tr_s: Annotated[float, setting("J1939 Tr: longest time we take to answer an RTS or a CTS", "s", gt=0)] = 0.2
-    tp_th_s: Annotated[float, setting("J1939 Th: hold time between CTS(0) messages while holding", "s", gt=0)] = 0.5
+    tp_tr_s: Annotated[
+        float, setting("J1939 Tr: the peer's response-time bound; the charger answers in the same loop pass", "s", gt=0)
+    ] = 0.2
+    tp_th_s: Annotated[
+        float,
+        setting(
+            "J1939 Th: hold time between CTS(0); the charger never holds a transfer, kept for reference", "s", gt=0
+        ),
+    ] = 0.5
     tp_t1_s: Annotated[float, setting("J1939 T1: receiver's longest gap between two data packets", "s", gt=0)] = 0.75
     tp_t2_s: Annotated[float, setting("J1939 T2: receiver's wait for data after sending a CTS", "s", gt=0)] = 1.25
     tp_t3_s: Annotated[float, setting("J1939 T3: sender's wait for a CTS or end-of-message ack", "s", gt=0)] = 1.25
