@@ -47,19 +47,20 @@ def _state_dir(config: Any, settings: OcppSettings, explicit: str | Path | None)
 
 
 def _with_station_identity(config: Any) -> OcppSettings:
-    """The whole configuration names the charge point once, in [station]: its id and BootNotification fields win
-    over the OCPP section's stand-ins."""
+    """The charge point is named in [station] (id, vendor, model, serial number); a value set explicitly in
+    [ocpp] (different from its default) still wins, so an OCPP-specific identity remains possible."""
     settings: OcppSettings = config.ocpp
     station = getattr(config, "station", None)
     if station is None:
         return settings
-    return msgspec.structs.replace(
-        settings,
-        charge_point_id=station.id,
-        vendor=station.vendor,
-        model=station.model,
-        serial_number=station.serial_number,
-    )
+    defaults = OcppSettings()
+    pairs = {"charge_point_id": "id", "vendor": "vendor", "model": "model", "serial_number": "serial_number"}
+    changes = {
+        ours: getattr(station, theirs)
+        for ours, theirs in pairs.items()
+        if getattr(settings, ours) == getattr(defaults, ours) and hasattr(station, theirs)
+    }
+    return msgspec.structs.replace(settings, **changes)
 
 
 class OcppService:

@@ -20,7 +20,7 @@ class OcppSettings(Settings, frozen=True):
         str, setting("CSMS WebSocket URL (ws:// or wss://); the charge point id is appended as the last path segment")
     ] = "ws://127.0.0.1:9000"
     charge_point_id: Annotated[
-        str, setting("Charge point identity when no [station] id is configured", min_length=1)
+        str, setting("Charge point identity (set here it overrides [station] id)", min_length=1)
     ] = "evse-1"
     security_profile: Annotated[
         int,
@@ -40,10 +40,14 @@ class OcppSettings(Settings, frozen=True):
         str, setting("Directory of the OCPP database ocpp.sqlite; empty: the daemon's state directory")
     ] = ""
 
-    vendor: Annotated[str, setting("chargePointVendor when no [station] vendor is configured", max_length=20)] = "evse"
-    model: Annotated[str, setting("chargePointModel when no [station] model is configured", max_length=20)] = "evse-dc"
+    vendor: Annotated[str, setting("chargePointVendor (set here it overrides [station] vendor)", max_length=20)] = (
+        "evse"
+    )
+    model: Annotated[str, setting("chargePointModel (set here it overrides [station] model)", max_length=20)] = (
+        "evse-dc"
+    )
     serial_number: Annotated[
-        str, setting("chargePointSerialNumber when no [station] one is configured", max_length=25)
+        str, setting("chargePointSerialNumber (overrides [station] serial_number)", max_length=25)
     ] = ""
     firmware_version: Annotated[str, setting("BootNotification firmwareVersion", max_length=50)] = ""
 

@@ -107,3 +107,14 @@ async def test_unwritable_state_directory_is_one_sentence(tmp_path, bus, station
     service = OcppService(fast_settings(1), bus, station, state_dir=blocker / "state")
     with pytest.raises(UserError, match="cannot open the OCPP database"):
         await service.start()
+
+
+def test_identity_from_station_unless_set_in_ocpp(bus, station) -> None:
+    from evse.config.schema import Config, StationSettings
+    from evse.ocpp.service import OcppService
+
+    config = Config(station=StationSettings(id="ST-1", vendor="ACME"))
+    service = OcppService(config, bus, station)
+    assert (service.settings.charge_point_id, service.settings.vendor) == ("ST-1", "ACME")
+    config = Config(station=StationSettings(id="ST-1"), ocpp=fast_settings(1, charge_point_id="OCPP-ID"))
+    assert OcppService(config, bus, station).settings.charge_point_id == "OCPP-ID"
