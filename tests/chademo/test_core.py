@@ -22,7 +22,8 @@ from evse.protocols.chademo.actions import (
     StageDone,
 )
 from evse.protocols.chademo.codec import ChademoCodec
-from evse.protocols.chademo.core import ChademoCore, Phase, insulation_test_voltage_v
+from evse.protocols.chademo.core import ChademoCore, Phase
+from evse.protocols.chademo.rules import insulation_test_voltage_v
 from evse.protocols.chademo.settings import ChademoSettings
 from evse.session.errors import StageFailure, VehicleStop
 from evse.session.stages import Reason, Stage

@@ -27,12 +27,12 @@ Sequence (steps of chademo.md):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from enum import StrEnum
 
 from evse.can.channel import CanFrame
 from evse.protocols.chademo import messages as m
+from evse.protocols.chademo import rules
 from evse.protocols.chademo.actions import (
     Action,
     Do,
@@ -49,6 +49,7 @@ from evse.protocols.chademo.actions import (
     StageDone,
 )
 from evse.protocols.chademo.codec import ChademoCodec, CodecError
+from evse.protocols.chademo.schedule import CyclicSchedule
 from evse.protocols.chademo.settings import ChademoSettings
 from evse.session.context import VehicleLimits
 from evse.session.errors import SessionEnd, StageFailure, VehicleStop
@@ -58,10 +59,6 @@ from evse.session.stages import Reason, Stage
 MAX_PROTOCOL_CURRENT_A = 255
 #: 0x108 byte 0: we wait for the vehicle's welding detection (required for protocol ≥ 1.0)
 WELDING_DETECTION_SUPPORTED = True
-#: insulation-and-limits.md, test voltage (IEC 61851-23:2023)
-IMD_TEST_LOW_PACK_V = 500.0
-IMD_TEST_MARGIN_V = 50.0
-IMD_TEST_HIGH_FACTOR = 1.1
 _EPS = 1e-9
 _WELDING = "the vehicle's contactor open (welding detection)"
 _VEHICLE_FRAMES = frozenset({m.ID_VEHICLE_BATTERY_LIMITS, m.ID_VEHICLE_CHARGE_TIME, m.ID_VEHICLE_CONTROL})
@@ -113,16 +110,6 @@ _WATCHED = frozenset(
 )
 
 
-def insulation_test_voltage_v(vehicle_max_v: float | None, charger_max_v: float) -> float:
-    """IEC 61851-23:2023 test voltage (insulation-and-limits.md): vehicle max ≤ 500 V → min(max + 50, 500,
-    charger max); above → min(1.1 × max, charger max); 500 V (capped by the charger) when unknown."""
-    if not vehicle_max_v:
-        return min(IMD_TEST_LOW_PACK_V, charger_max_v)
-    if vehicle_max_v <= IMD_TEST_LOW_PACK_V:
-        return min(vehicle_max_v + IMD_TEST_MARGIN_V, IMD_TEST_LOW_PACK_V, charger_max_v)
-    return min(IMD_TEST_HIGH_FACTOR * vehicle_max_v, charger_max_v)
-
-
 class ChademoCore:
     """The charger side of one CHAdeMO session. Create one per session."""
 
@@ -149,9 +136,7 @@ class ChademoCore:
         self.status = m.ChargerStatus(protocol_number=settings.max_protocol_number, stop_control=True)
         self.meas = Measurements()
         # schedule
-        self.tx_origin_s: float | None = None
-        self._tx_cycle = 0
-        self.transmitting = False
+        self.schedule = CyclicSchedule(settings.cycle_period_s)
         self.deadline_s: float | None = None
         self._deadline_detail = ""
         self.d1_on_s: float | None = None
@@ -249,11 +234,9 @@ class ChademoCore:
                 self.extended = msg
         for problem in getattr(msg, "problems", ()):
             out.append(Note(problem))
-        if not self.transmitting and self.phase not in (Phase.DONE, Phase.IDLE):
+        if not self.schedule.running and self.phase not in (Phase.DONE, Phase.IDLE):
             # chademo.md step 2: transmit from the first vehicle frame on
-            self.transmitting = True
-            self.tx_origin_s = now
-            self._tx_cycle = 0
+            self.schedule.start(now)
             self._transmit(now, out)
         if self.phase is Phase.WAIT_VEHICLE_FRAMES:
             self._check_wake_up(now, out)
@@ -269,9 +252,8 @@ class ChademoCore:
 
     def on_time(self, now: float) -> list[Action]:
         out: list[Action] = []
-        if self.transmitting and self.tx_origin_s is not None:
-            if now + _EPS >= self._next_tx_s():
-                self._transmit(now, out)
+        if self.schedule.due(now):
+            self._transmit(now, out)
         self._step(now, out)
         return out
 
@@ -308,7 +290,7 @@ class ChademoCore:
                     now + self.settings.safe_voltage_timeout_s, f"output below {self.settings.safe_voltage_v:g} V"
                 )
             case (Op.UNLOCK, Phase.UNLOCKING):
-                self.transmitting = False
+                self.schedule.stop()
                 self.phase = Phase.DONE
                 out.append(StageDone(Stage.UNLOCK))
         self._step(now, out)
@@ -317,8 +299,9 @@ class ChademoCore:
     def next_deadline(self) -> float | None:
         """The latest loop time at which `on_time` must be called."""
         times = []
-        if self.transmitting and self.tx_origin_s is not None:
-            times.append(self._next_tx_s())
+        next_tx = self.schedule.next_s()
+        if next_tx is not None:
+            times.append(next_tx)
         if self.deadline_s is not None:
             times.append(self.deadline_s)
         if self._watching_comms() and self.last_rx_s is not None:
@@ -345,16 +328,9 @@ class ChademoCore:
             return str(self.protocol_number)
 
     # ------------------------------------------------------------------ frames
-    def _next_tx_s(self) -> float:
-        assert self.tx_origin_s is not None
-        return self.tx_origin_s + self._tx_cycle * self.settings.cycle_period_s
-
     def _transmit(self, now: float, out: list[Action]) -> None:
-        assert self.tx_origin_s is not None
         out.extend(Send(frame) for frame in self.frames(now))
-        # next slot strictly after now on the absolute grid (skips missed slots instead of bursting)
-        elapsed = (now - self.tx_origin_s) / self.settings.cycle_period_s
-        self._tx_cycle = max(self._tx_cycle + 1, math.floor(elapsed + _EPS) + 1)
+        self.schedule.take(now)
 
     def frames(self, now: float) -> list[CanFrame]:
         """The frames of one cycle with the latest values: 0x108, 0x109 (and 0x118 for protocol 2.x)."""
@@ -400,7 +376,7 @@ class ChademoCore:
         s = self.settings
         vehicle_protocol = self.control.protocol_number
         self.protocol_number = max(0, min(vehicle_protocol, s.max_protocol_number))
-        problem = self._incompatibility(vehicle_protocol)
+        problem = rules.incompatibility(self.limits, self.control, self.available_voltage_v, s.min_protocol_number)
         if problem:
             self.status = dataclasses.replace(self.status, battery_incompatible=True)
             self._fail(StageFailure(Reason.VEHICLE_INCOMPATIBLE, problem), out)
@@ -412,23 +388,6 @@ class ChademoCore:
         start = self.d1_on_s if self.d1_on_s is not None else now
         self._arm(start + s.k_timeout_s, "k and 0x102 charging-enabled")
         self._step(now, out)
-
-    def _incompatibility(self, vehicle_protocol: int) -> str:
-        assert self.limits is not None and self.control is not None
-        max_v = self.limits.max_battery_voltage_v
-        target_v = self.control.target_voltage_v
-        if vehicle_protocol < self.settings.min_protocol_number:
-            lowest = self.settings.min_protocol_number
-            return f"vehicle speaks CHAdeMO protocol number {vehicle_protocol}, below the supported {lowest}"
-        if not max_v:
-            return "vehicle declares no valid maximum battery voltage in 0x100"
-        if target_v is None:
-            return "vehicle's target voltage in 0x102 is out of range"
-        if target_v > self.available_voltage_v:
-            return f"vehicle target voltage {target_v} V exceeds the charger's {self.available_voltage_v} V"
-        if target_v > max_v:
-            return f"vehicle target voltage {target_v} V exceeds its own maximum {max_v} V"
-        return ""
 
     def _publish_vehicle(self, out: list[Action]) -> None:
         assert self.limits is not None and self.control is not None
@@ -445,29 +404,9 @@ class ChademoCore:
         out.append(Identify(self.protocol_label(), self.identity()))
 
     def identity(self) -> dict[str, str]:
-        """What the vehicle declared, and a signature of it: the same model/pack declares the same values, so the
-        signature groups sessions by vehicle type without any vehicle identifier on the CHAdeMO link."""
-        lim, ctl, tim, ext = self.limits, self.control, self.charge_time, self.extended
-        fields = {
-            "protocol_number": str(ctl.protocol_number if ctl else ""),
-            "max_battery_voltage_v": str(lim.max_battery_voltage_v if lim else ""),
-            "min_battery_voltage_v": str(lim.min_battery_voltage_v if lim else ""),
-            "min_current_a": str(lim.min_current_a if lim else ""),
-            "nonstandard_max_current_a": str(lim.nonstandard_max_current_a if lim else ""),
-            "capacity_raw": str(tim.capacity_raw if tim else ""),
-            "target_voltage_v": str(ctl.target_voltage_v if ctl else ""),
-            "discharge_compatible": str(int(ctl.discharge_compatible) if ctl else ""),
-            "extended_functions": (
-                f"{int(ext.dynamic_control)}{int(ext.high_current_control)}{int(ext.high_voltage_control)}"
-                if ext
-                else ""
-            ),
-        }
-        digest = hashlib.sha256("|".join(f"{k}={v}" for k, v in sorted(fields.items())).encode()).hexdigest()
-        fields["capacity_kwh"] = f"{tim.capacity_kwh:g}" if tim else ""
-        fields["capacity_scale_kwh"] = f"{self.codec.capacity_kwh_per_unit:g}"
-        fields["vehicle_signature"] = digest[:16]
-        return fields
+        return rules.identity(
+            self.limits, self.control, self.charge_time, self.extended, self.codec.capacity_kwh_per_unit
+        )
 
     def _step(self, now: float, out: list[Action]) -> None:
         """Advance the waiting phases and watch the stop conditions."""
@@ -496,7 +435,9 @@ class ChademoCore:
                 self.phase = Phase.INSULATION
                 self.deadline_s = None
                 vehicle_max = self.limits.max_battery_voltage_v if self.limits else None
-                out.append(Do(Op.INSULATION_TEST, insulation_test_voltage_v(vehicle_max, self.available_voltage_v)))
+                out.append(
+                    Do(Op.INSULATION_TEST, rules.insulation_test_voltage_v(vehicle_max, self.available_voltage_v))
+                )
         elif phase is Phase.WAIT_POST_TEST:
             if meas.output_voltage_v < s.post_test_voltage_v:
                 self._stage_done(out)
@@ -608,31 +549,10 @@ class ChademoCore:
         if self._watching_comms() and self.last_rx_s is not None and now - self.last_rx_s >= s.comms_timeout_s - _EPS:
             self.comms_lost = True
             return StageFailure(Reason.COMMUNICATION_LOST, f"no vehicle frame for {now - self.last_rx_s:.2f} s")
-        ctl = self.control
-        if ctl is not None:
-            if ctl.faults:
-                flags = ",".join(sorted(ctl.faults))
-                return StageFailure(
-                    Reason.VEHICLE_FAULT, f"vehicle fault flags in 0x102: {flags}", vehicle_reason=flags
-                )
-            if ctl.charging_system_fault:
-                return StageFailure(
-                    Reason.VEHICLE_FAULT,
-                    "vehicle charging-system fault (0x102 byte 5 bit 2)",
-                    vehicle_reason="charging_system_fault",
-                )
-            if ctl.shift_lever_not_park:
-                return VehicleStop(
-                    "shift lever out of Park (0x102 byte 5 bit 1)", vehicle_reason="shift_lever_not_park"
-                )
-            if ctl.normal_stop_request:
-                return VehicleStop(
-                    "vehicle requested a normal stop (0x102 byte 5 bit 4)", vehicle_reason="normal_stop_request"
-                )
-            if self._enabled_was_set and not ctl.charging_enabled:
-                return VehicleStop(
-                    "vehicle cleared charging-enabled (0x102 byte 5 bit 0)", vehicle_reason="charging_enabled_cleared"
-                )
+        if self.control is not None:
+            error = rules.flag_stop(self.control, self._enabled_was_set)
+            if error is not None:
+                return error
         if self._k_was_active and not self.k:
             return VehicleStop("vehicle released k (charge permission)", vehicle_reason="k_released")
         if self.phase is Phase.CHARGING and self.charge_deadline_s is not None and now + _EPS >= self.charge_deadline_s:
