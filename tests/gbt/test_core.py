@@ -228,3 +228,10 @@ def test_ccs_keeps_its_schedule_during_a_bcs_transfer() -> None:
     for i, packet in enumerate(packets):
         core.feed(packet, 7.06 + i * 0.01)
     assert sent(core.poll(7.10), "CCS")
+
+
+def test_bro_withdrawn_during_pre_charge_stops() -> None:
+    core = to_negotiation()
+    pre_charge(core, 400.0, 6.0)
+    failure = ended(core.feed(bms(m.Bro(ready=0x00)), 6.5))
+    assert failure is not None and failure.reason is Reason.VEHICLE_FAULT and "BRO went back to 0x00" in failure.detail

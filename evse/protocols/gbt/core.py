@@ -65,6 +65,11 @@ from evse.session.context import ChargerOffer
 from evse.session.errors import SessionEnd, StageFailure
 from evse.session.stages import Reason, Stage
 
+#: the offer before `set_charger_offer` (a core fed by hand in a test); a 750 V / 250 A GB/T charger
+PLACEHOLDER_OFFER = ChargerOffer(
+    max_voltage_v=750, min_voltage_v=200, max_current_a=250, min_current_a=0, max_power_w=0
+)
+
 
 class GbtCore:
     """The charger side of one GB/T session. Create one per session."""
@@ -80,9 +85,8 @@ class GbtCore:
         )
         self.cyclic = CyclicSchedule()
         self.meas = Measurements()
-        self.offer = ChargerOffer(
-            max_voltage_v=750, min_voltage_v=200, max_current_a=250, min_current_a=0, max_power_w=0
-        )
+        #: what the charger offers this vehicle; the adapter sets it from the session before each use
+        self.offer = PLACEHOLDER_OFFER
         self.timers: dict[str, float] = {}
         self.end: SessionEnd | None = None
         self.nego = Negotiation(self)

@@ -72,6 +72,15 @@ class Negotiation:
 
     def on_message(self, message: GbtMessage, now: float, out: Output) -> None:
         core = self.core
+        if (
+            isinstance(message, m.Bro)
+            and message.ready == m.NOT_READY
+            and core.stage in (Stage.PRE_CHARGE, Stage.CONTACTOR_CLOSURE)
+            and core.end is None
+        ):
+            # the BMS withdrew its readiness (gbt27930.md step 7): stop before K1/K2 close or power flows
+            core.fail(StageFailure(Reason.VEHICLE_FAULT, "BRO went back to 0x00 (BMS no longer ready)"), out)
+            return
         if core.stage is not Stage.PARAMETER_NEGOTIATION or self._retry_pending:
             return
         match message:
