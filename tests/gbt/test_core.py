@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from evse.can.channel import CanFrame
 from evse.protocols.gbt import messages as m
-from evse.protocols.gbt.actions import Do, End, Identify, Measurements, Op, Output, Request, StageDone
+from evse.protocols.gbt.actions import Do, End, Identify, Measurements, Op, Output, Pause, Request, StageDone
 from evse.protocols.gbt.codec import decode, encode
 from evse.protocols.gbt.core import GbtCore
 from evse.protocols.gbt.ids import BMS_ADDRESS, CHARGER_ADDRESS, Pgn, frame_id, parse_id
@@ -235,3 +235,51 @@ def test_bro_withdrawn_during_pre_charge_stops() -> None:
     pre_charge(core, 400.0, 6.0)
     failure = ended(core.feed(bms(m.Bro(ready=0x00)), 6.5))
     assert failure is not None and failure.reason is Reason.VEHICLE_FAULT and "BRO went back to 0x00" in failure.detail
+
+
+def charging(core: GbtCore, now: float) -> None:
+    pre_charge(core, 400.0, now)
+    core.done(Op.PRECHARGE, now)
+    core.begin(Stage.CONTACTOR_CLOSURE, now)
+    core.done(Op.CLOSE_CONTACTORS, now)
+    core.feed(bms(m.Bcl(voltage_demand_v=450, current_demand_a=100)), now)
+    tp_send(core, m.Bcs(measured_voltage_v=400, measured_current_a=0, soc_pct=50), now)
+    core.begin(Stage.ENERGY_TRANSFER, now)
+
+
+def test_bcs_and_bsm_silence_end_the_session() -> None:
+    core = to_negotiation()
+    charging(core, 6.0)
+    for t in range(1, 10):  # BCL keeps coming, BCS and BSM do not
+        core.feed(bms(m.Bcl(voltage_demand_v=450, current_demand_a=100)), 6.0 + t * 0.5)
+    failure = ended(core.poll(11.0))
+    assert failure is not None and failure.reason is Reason.COMMUNICATION_LOST
+    assert failure.detail in ("BCS not received for 5 s", "BSM not received for 5 s")
+    assert sent(core.poll(11.0), "CEM") or core.cyclic.active("CEM")
+
+
+def test_demand_must_follow_cro_ready() -> None:
+    core = to_negotiation()
+    pre_charge(core, 400.0, 6.0)
+    core.done(Op.PRECHARGE, 6.5)
+    core.begin(Stage.CONTACTOR_CLOSURE, 6.5)
+    core.done(Op.CLOSE_CONTACTORS, 6.6)
+    core.feed(bms(m.Bcl(voltage_demand_v=450, current_demand_a=100)), 6.7)
+    failure = ended(core.poll(11.6))
+    assert failure is not None and failure.reason is Reason.TIMEOUT
+    assert failure.detail == "BCS not received within 5 s of CRO 0xAA"
+
+
+def test_bsm_fault_code_and_permit() -> None:
+    core = to_negotiation()
+    charging(core, 6.0)
+    out = core.feed(bms(m.Bsm(charge_permit=m.BSM_FORBID)), 6.1)
+    assert Pause(paused=True) in out.actions
+    ccs = [c for c in sent(core.poll(6.15), "CCS") if isinstance(c, m.Ccs)]
+    assert ccs and ccs[0].permitted == m.CCS_PAUSED
+    failure = ended(core.feed(bms(m.Bsm(over_temperature=1)), 6.2))
+    assert (
+        failure is not None
+        and failure.reason is Reason.VEHICLE_FAULT
+        and failure.vehicle_reason == "bsm:over_temperature"
+    )
