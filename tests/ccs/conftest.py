@@ -23,13 +23,18 @@ def _ensure_iproute2() -> None:
 
 
 @pytest.fixture(scope="module")
-def veth() -> Iterator[VethLink]:
+def netns_ok() -> None:
+    """Root, iproute2 and Java are there (CI runs as root on Debian with Java); otherwise skip with the reason."""
     _ensure_iproute2()
     reason = netns_unavailable_reason()
     if reason:
         pytest.skip(f"CCS end-to-end tests need a network namespace: {reason}")
     if shutil.which("java") is None:
         pytest.skip("CCS end-to-end tests need Java for the EXI codec: install openjdk-17-jre-headless")
+
+
+@pytest.fixture(scope="module")
+def veth(netns_ok: None) -> Iterator[VethLink]:
     link = VethLink.create(f"ccs{os.getpid() % 100000}")
     try:
         yield link

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from dataclasses import dataclass
 
 import pytest
 
@@ -22,7 +24,8 @@ from evse.session.events import Event, EventBus, InsulationMeasured, VehicleIden
 from evse.session.hardware import ConnectorRoles
 from evse.session.session import Session
 from evse.session.settings import SessionSettings
-from evse.session.stages import OutcomeKind, Reason, Stage
+from evse.session.stages import Outcome, OutcomeKind, Reason, Stage
+from evse.sim.interfaces import VehicleProfile
 from evse.sim.profile import load_profile, make_battery, with_overrides
 from evse.sim.vehicles import create_vehicle
 from evse.sim.world import SimWorld
@@ -34,8 +37,37 @@ CHARGER = ChargerLimits(max_voltage_v=920, min_voltage_v=150, max_current_a=200,
 SMALL_PACK = {"cells_parallel": 1, "cell_capacity_ah": 4.0, "soc_pct": 79.6}
 
 
-@pytest.mark.parametrize("profile_name", ["ccs-400v-77kwh", "ccs-800v-77kwh"])
-async def test_profile_car_charges_to_its_target_through_the_real_session(veth: VethLink, profile_name: str) -> None:
+PROFILES = ["ccs-400v-77kwh", "ccs-800v-77kwh"]
+
+
+@dataclass
+class SimRun:
+    outcome: Outcome
+    soc_pct: float
+    events: list[Event]
+    adapter: CcsAdapter
+    profile: VehicleProfile
+
+
+@pytest.fixture(scope="module")
+def sim_runs(netns_ok: None) -> dict[str, SimRun | BaseException]:
+    """Both profile cars, side by side on their own veth pairs (a fresh event loop; real time)."""
+
+    async def all_runs() -> dict[str, SimRun | BaseException]:
+        links = [VethLink.create(f"ccsim{os.getpid() % 1000}{i}") for i in range(len(PROFILES))]
+        try:
+            results = await asyncio.gather(
+                *(_run(link, name) for link, name in zip(links, PROFILES, strict=True)), return_exceptions=True
+            )
+            return dict(zip(PROFILES, results, strict=True))
+        finally:
+            for link in links:
+                link.close()
+
+    return asyncio.run(all_runs())
+
+
+async def _run(veth: VethLink, profile_name: str) -> SimRun:
     world = SimWorld(seed=1)
     plant = world.plant(1)
     roles = ConnectorRoles(
@@ -85,12 +117,23 @@ async def test_profile_car_charges_to_its_target_through_the_real_session(veth: 
             await car
         await secc.stop()
         world.close()
+    return SimRun(outcome, plugged.battery.soc_pct, events, adapter, profile)
+
+
+@pytest.mark.parametrize("profile_name", PROFILES)
+def test_profile_car_charges_to_its_target_through_the_real_session(
+    sim_runs: dict[str, SimRun | BaseException], profile_name: str
+) -> None:
+    run = sim_runs[profile_name]
+    if isinstance(run, BaseException):
+        raise run
+    outcome, events, adapter, profile = run.outcome, run.events, run.adapter, run.profile
     assert (outcome.kind, outcome.stage, outcome.reason) == (
         OutcomeKind.COMPLETED,
         Stage.ENERGY_TRANSFER,
         Reason.COMPLETED,
     ), outcome.summary()
-    assert plugged.battery.soc_pct >= 80
+    assert run.soc_pct >= 80
     identified = [e for e in events if isinstance(e, VehicleIdentified)]
     assert identified and identified[0].identity["evcc_id"].upper() == profile.protocol["evcc_id"]
     insulation = [e for e in events if isinstance(e, InsulationMeasured)]

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from evse.hardware.roles import CpState
 from evse.protocols.ccs.cable_check import insulation_test_voltage_v
 from evse.protocols.ccs.link import InsulationState, Phase, V2gLink
+from evse.protocols.ccs.pilot import PilotAction, PilotLogic, PowerOffRequired, SetPwm, SetStateF, VehicleGone
 from evse.protocols.ccs.slac.link import SlacError
 from evse.session.adapter import CCS_PLAN, Plan
 from evse.session.context import VehicleLimits
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from evse.protocols.ccs.settings import CcsSettings
     from evse.session.context import StageContext
 
-#: 5 % duty: digital communication required (IEC 61851-1 A.2.3, always for CCS DC)
-DIGITAL_COMMUNICATION_DUTY_PCT = 5.0
 #: the energy-transfer watch loop's period (CurrentDemandReq arrives every ≤ 250 ms)
 WATCH_PERIOD_S = 0.05
 #: IEC 61851-23: the connector may unlock below 60 V
@@ -69,6 +68,8 @@ class CcsAdapter:
         #: matched link and the simulated car starts SDP on 5 % PWM
         self.slac = slac
         self.link: V2gLink | None = None
+        self.pilot_logic = PilotLogic(wake_up_f_s=settings.legacy_wake_up_f_s)
+        self.vehicle_gone = ""
         self._pilot_changed = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -76,7 +77,14 @@ class CcsAdapter:
         self.link = V2gLink(ctx)
         self.bridge.bind(self.link)
         if ctx.pilot is not None:
-            ctx.pilot.add_listener(self._pilot_changed.set)
+            pilot = ctx.pilot
+            self.pilot_logic.state = pilot.state()
+
+            def changed() -> None:
+                self._pilot_changed.set()
+                self._apply(ctx, self.pilot_logic.observe(pilot.state(), ctx.now()))
+
+            pilot.add_listener(changed)
 
     async def close(self) -> None:
         link = self.link
@@ -112,6 +120,19 @@ class CcsAdapter:
             raise
 
     # ------------------------------------------------------------------ helpers
+    def _apply(self, ctx: StageContext, actions: list[PilotAction]) -> None:
+        pilot = ctx.pilot
+        for action in actions:
+            if isinstance(action, SetPwm) and pilot is not None:
+                pilot.set_pwm(action.duty_pct)
+            elif isinstance(action, SetStateF) and pilot is not None:
+                pilot.set_state_f()
+            elif isinstance(action, PowerOffRequired):
+                # the supervisor cuts power on the same reading; the energy-transfer step ends the session
+                ctx.log.warning("ccs pilot: power off required", reason=action.reason)
+            elif isinstance(action, VehicleGone):
+                self.vehicle_gone = f"control pilot in state {action.state.value}"
+
     async def _await_phase(self, link: V2gLink, phase: Phase, timeout_s: float, what: str) -> None:
         try:
             async with asyncio.timeout(timeout_s):
@@ -137,8 +158,7 @@ class CcsAdapter:
 
     async def _wake_up(self, link: V2gLink, ctx: StageContext) -> None:
         pilot = ctx.pilot
-        if pilot is not None:
-            pilot.set_pwm(DIGITAL_COMMUNICATION_DUTY_PCT)
+        self._apply(ctx, self.pilot_logic.begin_communication(ctx.now()))
         if self.slac is not None:
             try:
                 await self.slac()
@@ -156,9 +176,9 @@ class CcsAdapter:
                     raise
                 # IEC 61851-1 A.5 legacy wake-up: an E/F step makes a sleeping EV communication controller restart
                 ctx.log.info("ccs legacy wake-up", attempt=attempt + 1)
-                pilot.set_state_f()
+                self._apply(ctx, self.pilot_logic.wake_up(ctx.now()))
                 await asyncio.sleep(self.settings.legacy_wake_up_f_s)
-                pilot.set_pwm(DIGITAL_COMMUNICATION_DUTY_PCT)
+                self._apply(ctx, self.pilot_logic.tick(ctx.now()))
         ctx.identify(link.protocol, {"evcc_id": link.evcc_id, "protocol": link.protocol})
 
     async def _authorization(self, link: V2gLink, ctx: StageContext) -> None:
@@ -223,6 +243,7 @@ class CcsAdapter:
         )
         await ctx.close_contactors()
         link.contactors_closed.set()
+        self.pilot_logic.set_energy_flowing(True)
 
     async def _energy_transfer(self, link: V2gLink, ctx: StageContext) -> None:
         silence_s = self.settings.current_demand_silence_s
@@ -235,6 +256,8 @@ class CcsAdapter:
                 raise StageFailure(Reason.VEHICLE_FAULT, link.vehicle_violation)
             if link.ev_error:
                 raise StageFailure(Reason.VEHICLE_FAULT, f"EV error {link.ev_error}", vehicle_reason=link.ev_error)
+            if self.vehicle_gone:
+                raise StageFailure(Reason.UNPLUGGED, self.vehicle_gone)
             if link.reached(Phase.ENDED):
                 raise StageFailure(Reason.COMMUNICATION_LOST, f"V2G session ended: {link.end_reason}")
             last_s = link.last_current_demand_s or link.phase_t_s.get(Phase.POWER_DELIVERY_START, ctx.now())
@@ -257,6 +280,9 @@ class CcsAdapter:
                 await ramp
             await ctx.open_contactors()
             link.contactors_opened.set()
+            self.pilot_logic.set_energy_flowing(False)
+            if link.emergency:
+                self._apply(ctx, self.pilot_logic.fault(ctx.now()))  # state F: EVSE not available
             if talking and link.reached(Phase.POWER_DELIVERY_STOP):
                 # WeldingDetection is optional for the EV; SessionStop ends the V2G session
                 with contextlib.suppress(TimeoutError):
@@ -268,8 +294,7 @@ class CcsAdapter:
                 self.secc.close_v2g_session()
 
     async def _unlock(self, link: V2gLink, ctx: StageContext) -> None:
-        if ctx.pilot is not None:
-            ctx.pilot.set_pwm(None)
+        self._apply(ctx, self.pilot_logic.end(ctx.now()))
         await ctx.discharge()
         # the cable between our open contactors and the EV's keeps its charge a little longer than our output
         # (the bleeder sits on our side): give it the same bounded time before asking for the unlock

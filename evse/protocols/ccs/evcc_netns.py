@@ -28,6 +28,10 @@ from evse.protocols.ccs.netns import inside
 
 logger = logging.getLogger(__name__)
 
+#: TCP connection attempts after an SDP response, and the spacing between them (grows linearly)
+CONNECT_ATTEMPTS = 4
+CONNECT_RETRY_S = 0.2
+
 
 class _NetnsUdpClient(UDPClient):
     def __init__(self, queue: asyncio.Queue[Any], iface: str, namespace: str) -> None:
@@ -74,10 +78,17 @@ class NetnsEvccHandler(CommunicationSessionHandler):
         if is_tls:
             logger.error("TLS is not supported by the simulated vehicle")
             return
-        try:
-            self.tcp_client = await _connect_in(self.namespace, self.iface, host, port)
-        except OSError as exc:
-            logger.error(f"EVCC could not connect to {host}%{self.iface} port {port}: {exc}")
+        # A late SDP response races with the SECC restarting its TCP server for our repeated SDP request (the
+        # package's EVCC then gives up for good): retry the connection, then ask again by SDP.
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                self.tcp_client = await _connect_in(self.namespace, self.iface, host, port)
+                break
+            except OSError as exc:
+                logger.warning(f"EVCC could not connect to {host}%{self.iface} port {port}: {exc}")
+                await asyncio.sleep(CONNECT_RETRY_S * (attempt + 1))
+        else:
+            await self.restart_sdp(False)
             return
         transport: Any = (self.tcp_client.reader, self.tcp_client.writer)
         comm_session = EVCCCommunicationSession(

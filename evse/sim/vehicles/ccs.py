@@ -96,7 +96,8 @@ class CcsVehicleSpec:
     max_power_w: float = 135000.0
     target_soc_pct: float = 80.0
     precharge_tolerance_v: float = 20.0
-    charge_loop_delay_s: float = 0.0
+    #: pause between CurrentDemand cycles (real cars loop every ~100 ms; the budget per exchange is 250 ms)
+    charge_loop_delay_s: float = 0.1
 
     @classmethod
     def from_table(cls, table: dict[str, Any]) -> CcsVehicleSpec:
