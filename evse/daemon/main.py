@@ -10,7 +10,6 @@ from pathlib import Path
 import structlog
 
 from evse import __version__, clock
-from evse.config.errors import UserError
 from evse.config.loader import load_config
 from evse.config.schema import Config
 from evse.daemon import wiring
@@ -36,7 +35,7 @@ def prepare_state_dir(config: Config) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(
+        raise StartError(
             f"cannot create the state directory {path} ({error.strerror}) — set station.state_dir to a writable "
             "directory"
         ) from None

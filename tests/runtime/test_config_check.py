@@ -150,3 +150,27 @@ def test_shipped_sim_config_is_valid() -> None:
     assert config.ocpp.enabled and config.ocpp.csms_url.startswith("ws://127.0.0.1:9000")
     assert (config.api.host, config.api.port) == ("127.0.0.1", 8080)
     assert config.station.state_dir == "./var/state" and config.station.free_vend
+
+
+def test_evse_run_refuses_an_invalid_configuration_with_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(GOOD.replace("id = 2", "id = 1") + '\n[logging]\nlevel = "loud"\n', encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "evse", "run", "--config", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == EXIT_CONFIG
+    assert "connectors[1].id: duplicate connector id 1" in proc.stderr and "logging.level:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_evse_run_with_an_unwritable_state_dir_is_one_sentence(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    path = tmp_path / "evse.toml"
+    path.write_text(GOOD.replace("./var/state", str(blocker / "state")), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "evse", "run", "--config", str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 69
+    assert "cannot create the state directory" in proc.stderr and "station.state_dir" in proc.stderr
+    assert "Traceback" not in proc.stderr
