@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evse.diagnostics.findings import Finding
-from evse.diagnostics.rules import RULES, STAGE_WORDS, STANDARD_NAMES
+from evse.diagnostics.rules import RULES, STAGE_WORDS, STANDARD_NAMES, SUBSUMES
 from evse.diagnostics.settings import DiagnosticsSettings
 
 #: vehicles listed in the report at most (those with the most failures first)
@@ -106,6 +106,8 @@ def build_report(conn: sqlite3.Connection, settings: DiagnosticsSettings | None 
         report.failures.append(FailureGroup(r["outcome_stage"], r["outcome_reason"], r["n"], r["detail"] or ""))
     for rule in RULES.values():
         report.findings.extend(rule(conn, settings))
+    covered = {(SUBSUMES[f.rule], f.subject) for f in report.findings if f.rule in SUBSUMES}
+    report.findings = [f for f in report.findings if (f.rule, f.subject) not in covered]
     return report
 
 

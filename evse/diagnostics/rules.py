@@ -283,9 +283,77 @@ def recurring_fault(conn: sqlite3.Connection, settings: DiagnosticsSettings) -> 
     ]
 
 
+#: stages whose failures point at the connector's hardware when many different vehicles hit them there
+CONNECTOR_STAGES = ("connection_detection", "bms_wake_up", "insulation_test", "pre_charge", "contactor_closure")
+
+
+def connector_failures(conn: sqlite3.Connection, settings: DiagnosticsSettings) -> list[Finding]:
+    """One connector failing a hardware-ish handshake stage far more often than the others, with different
+    vehicles (so it is not one vehicle's problem) — the evidence of worn pins or a failing part even when no
+    pilot readings are recorded."""
+    totals = {
+        r[0]: int(r[1])
+        for r in conn.execute(
+            "SELECT connector_id, COUNT(*) FROM sessions WHERE outcome_kind IS NOT NULL GROUP BY connector_id"
+        )
+    }
+    rows = conn.execute(
+        f"""
+        SELECT connector_id, outcome_stage, outcome_reason, COUNT(*) AS n,
+               COUNT(DISTINCT COALESCE(vehicle_key, id)) AS vehicles, MAX(outcome_detail) AS detail
+        FROM sessions WHERE outcome_kind = 'failed'
+          AND outcome_stage IN ({", ".join("?" * len(CONNECTOR_STAGES))})
+        GROUP BY connector_id, outcome_stage
+        """,
+        CONNECTOR_STAGES,
+    ).fetchall()
+    failures = {(r["connector_id"], r["outcome_stage"]): r for r in rows}
+    findings = []
+    for (connector_id, stage), r in failures.items():
+        total = totals.get(connector_id, 0)
+        other_total = sum(n for c, n in totals.items() if c != connector_id)
+        if r["n"] < settings.connector_min_failures or r["vehicles"] < 2 or not total or not other_total:
+            continue  # too few, one vehicle's problem, or no other connector to compare with
+        share = r["n"] / total
+        other_failed = sum(x["n"] for (c, st), x in failures.items() if c != connector_id and st == stage)
+        other_share = other_failed / other_total if other_total else 0.0
+        if share < settings.connector_failure_share or share < settings.connector_failure_ratio * other_share:
+            continue
+        word = STAGE_WORDS.get(stage, stage)
+        summary = (
+            f"connector {connector_id}: {r['n']} of {total} sessions failed in {word} ({r['outcome_reason']}) with "
+            f"{r['vehicles']} different vehicles; the other connectors: {other_failed} of {other_total}"
+        )
+        findings.append(
+            Finding(
+                rule="connector_failures",
+                subject=f"connector {connector_id}",
+                summary=summary,
+                advice="the connector, not the vehicles: inspect its pins and cable, and the parts this stage uses "
+                "(pilot/CC1 circuit, CAN or PLC link, insulation monitor, power module, contactors)",
+                evidence={
+                    "connector_id": connector_id,
+                    "stage": stage,
+                    "failed": r["n"],
+                    "sessions": total,
+                    "vehicles": r["vehicles"],
+                    "others_failed": other_failed,
+                    "others_sessions": other_total,
+                    "example_detail": r["detail"] or "",
+                },
+            )
+        )
+    return findings
+
+
 RULES: dict[str, Rule] = {
     "pilot_drift": pilot_drift,
     "vehicle_incompatible": vehicle_incompatible,
     "insulation_decline": insulation_decline,
     "recurring_fault": recurring_fault,
+    "connector_failures": connector_failures,
 }
+
+#: a finding of the key rule on a subject makes the value rule's finding on the same subject redundant (the
+#: pilot drift already names the connector and counts its handshake failures)
+SUBSUMES = {"pilot_drift": "connector_failures", "insulation_decline": "connector_failures"}

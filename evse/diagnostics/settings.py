@@ -39,3 +39,12 @@ class DiagnosticsSettings(Settings, frozen=True):
     recurring_fault_count: Annotated[
         int, setting("A fault code this often on one connector is a finding", "", ge=2)
     ] = 3
+    connector_min_failures: Annotated[
+        int, setting("Fewest failures in one stage before a connector is singled out", "", ge=2)
+    ] = 5
+    connector_failure_share: Annotated[
+        float, setting("Share of a connector's sessions failing in one stage that singles it out", "", gt=0, le=1)
+    ] = 0.1
+    connector_failure_ratio: Annotated[
+        float, setting("How many times the other connectors' rate for the same stage that is", "", gt=1)
+    ] = 3.0

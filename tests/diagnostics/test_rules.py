@@ -7,7 +7,14 @@ from collections.abc import Callable
 
 import pytest
 
-from evse.diagnostics.rules import insulation_decline, pilot_drift, recurring_fault, vehicle_incompatible
+from evse.diagnostics.report import build_report
+from evse.diagnostics.rules import (
+    connector_failures,
+    insulation_decline,
+    pilot_drift,
+    recurring_fault,
+    vehicle_incompatible,
+)
 from evse.diagnostics.settings import DiagnosticsSettings
 from evse.session.events import EventBus
 from evse.session.stages import Reason, Stage
@@ -178,3 +185,77 @@ async def test_recurring_fault_found(record: Recorded) -> None:
 async def test_rare_fault_is_no_finding(record: Recorded) -> None:
     conn = await record(series(10, fault_at_s=lambda i: 2.0 if i in (2, 7) else None))
     assert recurring_fault(conn, S) == []
+
+
+# ---------------------------------------------------------------- connector failures
+def two_connectors(
+    fails_on_1: Callable[[int], bool], fails_on_2: Callable[[int], bool], one_car: bool = False
+) -> Callable[[EventBus], None]:
+    def publish(bus: EventBus) -> None:
+        t = 0.0
+        for i in range(30):
+            for c, fails in ((1, fails_on_1), (2, fails_on_2)):
+                spec = SessionSpec(
+                    session_id=f"c{c}-{i:03d}",
+                    connector_id=c,
+                    standard="ccs",
+                    t0_s=t + 100.0,
+                    identity={"evccid": "ONE" if one_car and fails(i) else f"CAR{i % 9}"},
+                    protocol_version="din70121",
+                    pilot_v=None,  # no pilot readings: the rule must work without them
+                    energy_s=5,
+                )
+                if fails(i):
+                    spec.fail_stage = Stage.BMS_WAKE_UP
+                    spec.fail_detail = "SLAC: no CM_SLAC_PARM.REQ"
+                t = publish_session(bus, spec)
+
+    return publish
+
+
+async def test_connector_failing_wake_up_for_many_vehicles_is_named(record: Recorded) -> None:
+    conn = await record(two_connectors(lambda i: i % 5 == 0, lambda i: False))
+    [finding] = connector_failures(conn, S)
+    assert finding.subject == "connector 1" and finding.evidence["failed"] == 6 and finding.evidence["vehicles"] >= 2
+    assert "6 of 30 sessions failed in wake-up (timeout)" in finding.summary and "0 of 30" in finding.summary
+
+
+async def test_failures_spread_over_connectors_or_one_vehicle_are_not_the_connector(record: Recorded) -> None:
+    conn = await record(two_connectors(lambda i: i % 5 == 0, lambda i: i % 6 == 0))
+    assert connector_failures(conn, S) == []
+
+
+async def test_one_vehicle_failing_on_a_connector_is_not_the_connector(record: Recorded) -> None:
+    conn = await record(two_connectors(lambda i: i % 5 == 0, lambda i: False, one_car=True))
+    assert connector_failures(conn, S) == []
+
+
+async def test_pilot_drift_subsumes_the_connector_finding(record: Recorded) -> None:
+    def publish(bus: EventBus) -> None:
+        t = 0.0
+        for i in range(30):
+            for c in (1, 2):
+                worn = c == 1
+                spec = SessionSpec(
+                    session_id=f"c{c}-{i:03d}",
+                    connector_id=c,
+                    standard="ccs",
+                    t0_s=t + 100.0,
+                    identity={"evccid": f"CAR{i % 9}"},
+                    protocol_version="din70121",
+                    pilot_v=9.0 - 0.02 * i if worn else 9.0,
+                    energy_s=5,
+                )
+                if worn and i % 5 == 4:
+                    spec.fail_stage = Stage.BMS_WAKE_UP
+                t = publish_session(bus, spec)
+
+    conn = await record(publish)
+    assert [f.rule for f in connector_failures(conn, S)] == ["connector_failures"]
+    report = build_report(conn, S)
+    assert [(f.rule, f.subject) for f in report.findings] == [("pilot_drift", "connector 1")]
+
+
+async def test_a_single_connector_has_nothing_to_be_compared_with(record: Recorded) -> None:
+    conn = await record(series(30, fail_stage=lambda i: Stage.BMS_WAKE_UP if i % 5 == 4 else None))
+    assert connector_failures(conn, S) == []
