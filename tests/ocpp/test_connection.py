@@ -118,3 +118,53 @@ def test_identity_from_station_unless_set_in_ocpp(bus, station) -> None:
     assert (service.settings.charge_point_id, service.settings.vendor) == ("ST-1", "ACME")
     config = Config(station=StationSettings(id="ST-1"), ocpp=fast_settings(1, charge_point_id="OCPP-ID"))
     assert OcppService(config, bus, station).settings.charge_point_id == "OCPP-ID"
+
+
+class BlackholeProxy:
+    """A TCP relay that can silently stop relaying (a dead link that does not close: only pings notice)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.dead = False
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                if not self.dead:
+                    dst.write(data)
+                    await dst.drain()
+
+        try:
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            up_writer.close()
+
+
+async def test_dead_link_is_found_by_ping_and_reconnected(csms: TestCsms, make_service) -> None:
+    proxy = BlackholeProxy(csms.port)
+    await proxy.start()
+    try:
+        service = await make_service(proxy.port, ping_interval_s=0.2, ping_timeout_s=0.3)
+        await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 1)
+        proxy.dead = True  # nothing passes any more, and nobody closes the TCP connection
+        await until(lambda: not service.client.online, timeout_s=3)
+        assert "keepalive ping timeout" in service.client.supervisor.last_error, service.client.supervisor.last_error
+        proxy.dead = False
+        await csms.wait_for("BootNotification", count=2, timeout_s=5)
+    finally:
+        await proxy.stop()
