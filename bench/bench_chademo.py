@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import threading
 import time
@@ -134,7 +135,10 @@ async def _reaction_latency(samples: int, *, echo: bool) -> list[float]:
         channel = PythonCanChannel(charger_bus, name)
 
     async def prepare() -> None:
-        """A fresh session waiting for the vehicle's first frame (its reaction starts the 0x108/0x109 cycle)."""
+        """A fresh session waiting for the vehicle's first frame (its reaction starts the 0x108/0x109 cycle).
+        Outside the timed region, for both sides alike: collect the garbage the previous sample left, so a
+        collection of the benchmark's own per-sample objects does not land inside a measurement."""
+        gc.collect(0)
         if echo:
             return
         assert channel is not None
@@ -147,7 +151,8 @@ async def _reaction_latency(samples: int, *, echo: bool) -> list[float]:
         await adapter.open(ctx)  # type: ignore[arg-type]
         state["adapter"] = adapter
         state["task"] = loop.create_task(adapter.run_stage(Stage.BMS_WAKE_UP, ctx))  # type: ignore[arg-type]
-        await asyncio.sleep(0)
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the old step's cancellation and the new step's start run now
 
     def drive() -> list[float]:
         out: list[float] = []

@@ -31,6 +31,8 @@ DBC_PATH = Path(__file__).with_name("chademo.dbc")
 FRAME_LENGTH = 8
 #: the RatedBatteryCapacity scale written in the DBC (kWh per unit)
 DBC_CAPACITY_KWH_PER_UNIT = 0.1
+#: distinct messages whose encoding is kept (a session repeats a handful of 0x108/0x109 payloads)
+ENCODE_CACHE_SIZE = 256
 _SECONDS_PER_MINUTE = 60
 _TIME_STEP_S = 10
 
@@ -62,6 +64,7 @@ class ChademoCodec:
         self.capacity_kwh_per_unit = capacity_kwh_per_unit
         db = load_database(dbc_path)
         self._by_id: dict[int, Message] = {msg.frame_id: msg for msg in db.messages}
+        self._encoded: dict[m.VehicleMessage | m.ChargerMessage, tuple[int, bytes]] = {}
         #: per frame, every signal's (min, max) from the DBC: the encoder clamps into them
         self._ranges: dict[int, dict[str, tuple[float, float]]] = {
             msg.frame_id: {
@@ -175,6 +178,10 @@ class ChademoCodec:
     # ---- encoding
     def encode(self, msg: m.VehicleMessage | m.ChargerMessage, timestamp_s: float = 0.0) -> CanFrame:
         """The frame for `msg`. Values beyond a field's range are clamped to it (a byte cannot say 300 A)."""
+        cached = self._encoded.get(msg)
+        if cached is not None:
+            # the charger sends the same 0x108 (and mostly the same 0x109) every 100 ms
+            return CanFrame(cached[0], cached[1], timestamp_s=timestamp_s)
         frame_id, values = self._signals(msg)
         definition = self._by_id[frame_id]
         clamped = {
@@ -182,6 +189,9 @@ class ChademoCodec:
             for name, (low, high) in self._ranges[frame_id].items()
         }
         data = bytes(definition.encode(clamped, scaling=True, padding=False, strict=False))
+        if len(self._encoded) >= ENCODE_CACHE_SIZE:
+            self._encoded.clear()
+        self._encoded[msg] = (frame_id, data)
         return CanFrame(frame_id, data, timestamp_s=timestamp_s)
 
     def _signals(self, msg: m.VehicleMessage | m.ChargerMessage) -> tuple[int, dict[str, float]]:
