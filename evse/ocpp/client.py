@@ -22,7 +22,6 @@ from typing import Any
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from evse.clock import wall_time
 from evse.ocpp.authorization import AuthorizationStore
 from evse.ocpp.config_keys import ConfigurationKeys
 from evse.ocpp.connection import ConnectionSupervisor
@@ -42,11 +41,6 @@ log = logging.getLogger("evse.ocpp.client")
 
 #: OCPP 1.6 §4.2 RegistrationStatus
 ACCEPTED = "Accepted"
-
-
-def timestamp(t_s: float | None = None) -> str:
-    """An OCPP dateTime (UTC, millisecond precision, Z) of loop time `t_s` (default: now)."""
-    return wall_time(t_s=t_s).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class OcppClient(Reporting, Features, Operations, Maintenance):

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from evse.clock import wall_time
 from evse.ocpp.authorization import parse_time
+from evse.ocpp.meter import ocpp_time
 
 if TYPE_CHECKING:
     from evse.ocpp.client import OcppClient
@@ -58,9 +59,8 @@ class Maintenance:
 
     def security_event(self, kind: str, tech_info: str = "") -> None:
         """Whitepaper §3.x: security events are queued (delivered after reconnect, like transaction messages)."""
-        from evse.ocpp.reporting import _ts
 
-        payload: dict[str, Any] = {"type": kind, "timestamp": _ts()}
+        payload: dict[str, Any] = {"type": kind, "timestamp": ocpp_time()}
         if tech_info:
             payload["techInfo"] = tech_info[:255]
         self._m().queue.push("SecurityEventNotification", payload)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from evse.clock import wall_time
 from evse.session.events import MeterSample
 
 #: OCPP 1.6 §7.32 ReadingContext values we produce
@@ -13,6 +14,11 @@ CONTEXT_CLOCK = "Sample.Clock"
 CONTEXT_BEGIN = "Transaction.Begin"
 CONTEXT_END = "Transaction.End"
 CONTEXT_TRIGGER = "Trigger"
+
+
+def ocpp_time(t_s: float | None = None) -> str:
+    """An OCPP dateTime (UTC, milliseconds, Z) of event-loop time `t_s` (default: now)."""
+    return wall_time(t_s=t_s).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _location(sensor: str) -> str:

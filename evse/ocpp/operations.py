@@ -8,7 +8,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from evse.ocpp.meter import CONTEXT_TRIGGER, meter_value, sampled_values
+from evse.ocpp.meter import CONTEXT_TRIGGER, meter_value, ocpp_time, sampled_values
 from evse.session.stages import Reason
 from evse.station.control import AuthorizationStatus
 
@@ -75,9 +75,8 @@ class Operations:
             if state.tx_local is not None:  # the session did not end in time: stop the transaction ourselves
                 sample = state.last_sample
                 meter = int(sample.energy_wh) if sample else 0
-                from evse.ocpp.reporting import _ts
 
-                c.queue.end(state.tx_local, meter, _ts(), state.stop_reason or "HardReset", state.id_tag)
+                c.queue.end(state.tx_local, meter, ocpp_time(), state.stop_reason or "HardReset", state.id_tag)
                 state.tx_local = None
         log.warning("%s reset requested by the CSMS", kind)
         c.security_event("ResetOrReboot", f"{kind} reset requested by the CSMS")
@@ -117,10 +116,9 @@ class Operations:
                 state = c.connectors.get(target)
                 if state is None or state.last_sample is None:
                     continue
-                from evse.ocpp.reporting import _ts
 
                 values = sampled_values(state.last_sample, c.keys.get_list("MeterValuesSampledData"), CONTEXT_TRIGGER)
-                payload: dict[str, Any] = {"connectorId": target, "meterValue": [meter_value(_ts(), values)]}
+                payload: dict[str, Any] = {"connectorId": target, "meterValue": [meter_value(ocpp_time(), values)]}
                 tx_id = c.queue.csms_id(state.tx_local) if state.tx_local is not None else None
                 if tx_id is not None:
                     payload["transactionId"] = tx_id

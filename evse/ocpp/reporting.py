@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 from evse.clock import wall_time
 from evse.ocpp.authorization import effective_status
 from evse.ocpp.faults import INFO_MAX_LEN, ErrorReport, report_for_fault, report_for_outcome, stop_reason
-from evse.ocpp.meter import CONTEXT_BEGIN, CONTEXT_CLOCK, CONTEXT_END, CONTEXT_PERIODIC, meter_value, sampled_values
+from evse.ocpp.meter import (
+    CONTEXT_BEGIN,
+    CONTEXT_CLOCK,
+    CONTEXT_END,
+    CONTEXT_PERIODIC,
+    meter_value,
+    ocpp_time,
+    sampled_values,
+)
 from evse.ocpp.queue import START, STOP
 from evse.session.events import (
     ConnectorStatusChanged,
@@ -49,10 +57,6 @@ STOP_DATA_MAX = 48
 MSG_HANDSHAKE_REPORT = "HandshakeReport"
 MSG_VEHICLE_IDENTITY = "VehicleIdentity"
 MSG_VEHICLE_LIMITS = "VehicleLimits"
-
-
-def _ts(t_s: float | None = None) -> str:
-    return wall_time(t_s=t_s).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class Reporting:
@@ -91,7 +95,7 @@ class Reporting:
                 event, energy_wh=self._register_base(state.connector_id) + event.energy_wh
             )
             if state.tx_local is not None:
-                c.queue.note_meter(state.tx_local, int(state.last_sample.energy_wh), _ts(event.t_s))
+                c.queue.note_meter(state.tx_local, int(state.last_sample.energy_wh), ocpp_time(event.t_s))
         elif isinstance(event, VehicleIdentified):
             state.vehicle.update({"protocolVersion": event.protocol_version, **event.identity})
             self._data_transfer(MSG_VEHICLE_IDENTITY, {"connectorId": event.connector_id, **state.vehicle})
@@ -137,7 +141,7 @@ class Reporting:
         state.id_tag = id_tag
         meter_start = int(state.last_sample.energy_wh) if state.last_sample else 0
         state.tx_local = c.queue.begin(
-            connector_id, id_tag, state.session_id, meter_start, _ts(t_s), reservation_id=state.reservation_id
+            connector_id, id_tag, state.session_id, meter_start, ocpp_time(t_s), reservation_id=state.reservation_id
         )
         state.tx_start_epoch_s = wall_time(t_s=t_s).timestamp()
         if state.reservation_id is not None:
@@ -151,7 +155,9 @@ class Reporting:
 
     def _stop_value(self, sample: MeterSample, context: str) -> dict[str, Any]:
         c = self._client()
-        return meter_value(_ts(sample.t_s), sampled_values(sample, c.keys.get_list("StopTxnSampledData"), context))
+        return meter_value(
+            ocpp_time(sample.t_s), sampled_values(sample, c.keys.get_list("StopTxnSampledData"), context)
+        )
 
     # -- the energy register (Energy.Active.Import.Register, meterStart/meterStop)
     def _register_base(self, connector_id: int) -> float:
@@ -177,7 +183,7 @@ class Reporting:
                 state.stop_data.append(self._stop_value(sample, CONTEXT_END))
             reason = state.stop_reason or stop_reason(outcome.reason)
             data = [v for v in state.stop_data if v["sampledValue"]][-STOP_DATA_MAX:]
-            c.queue.end(state.tx_local, meter_stop, _ts(event.t_s), reason, state.id_tag, data)
+            c.queue.end(state.tx_local, meter_stop, ocpp_time(event.t_s), reason, state.id_tag, data)
         report = report_for_outcome(outcome)
         if report is not None:
             state.error = report
@@ -259,8 +265,8 @@ class Reporting:
                 sample = state.last_sample
                 values = sampled_values(sample, c.keys.get_list("MeterValuesSampledData"), CONTEXT_PERIODIC)
                 if values:
-                    payload = {"connectorId": state.connector_id, "meterValue": [meter_value(_ts(), values)]}
-                    c.queue.meter(state.tx_local, payload, int(sample.energy_wh), _ts())
+                    payload = {"connectorId": state.connector_id, "meterValue": [meter_value(ocpp_time(), values)]}
+                    c.queue.meter(state.tx_local, payload, int(sample.energy_wh), ocpp_time())
                 state.stop_data.append(self._stop_value(sample, CONTEXT_PERIODIC))
                 del state.stop_data[:-STOP_DATA_MAX]
 
@@ -282,13 +288,13 @@ class Reporting:
                     continue
                 payload: dict[str, Any] = {
                     "connectorId": state.connector_id,
-                    "meterValue": [meter_value(_ts(), values)],
+                    "meterValue": [meter_value(ocpp_time(), values)],
                 }
                 if state.tx_local is not None:
-                    c.queue.meter(state.tx_local, payload, int(sample.energy_wh), _ts())
+                    c.queue.meter(state.tx_local, payload, int(sample.energy_wh), ocpp_time())
                     stop_values = sampled_values(sample, c.keys.get_list("StopTxnAlignedData"), CONTEXT_CLOCK)
                     if stop_values:
-                        state.stop_data.append(meter_value(_ts(), stop_values))
+                        state.stop_data.append(meter_value(ocpp_time(), stop_values))
                 else:
                     c.send("MeterValues", payload)
 
@@ -307,7 +313,7 @@ class Reporting:
 
     def status_payload(self, connector_id: int) -> dict[str, Any]:
         c = self._client()
-        payload: dict[str, Any] = {"connectorId": connector_id, "errorCode": "NoError", "timestamp": _ts()}
+        payload: dict[str, Any] = {"connectorId": connector_id, "errorCode": "NoError", "timestamp": ocpp_time()}
         if connector_id == 0:
             anything = any(s.available for s in c.connectors.values())
             payload["status"] = "Available" if anything else "Unavailable"
