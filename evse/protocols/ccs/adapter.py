@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from evse.hardware.roles import CpState
 from evse.protocols.ccs.cable_check import insulation_test_voltage_v
@@ -60,6 +60,7 @@ class CcsAdapter:
         bridge: SeccBridge,
         secc: Secc | None = None,
         slac: Callable[[], Awaitable[object]] | None = None,
+        unavailable: str = "",
     ) -> None:
         self.settings = settings
         self.bridge = bridge
@@ -67,6 +68,8 @@ class CcsAdapter:
         #: the EVSE side of SLAC on the PLC interface (hardware); None in simulation, where the veth pair is the
         #: matched link and the simulated car starts SDP on 5 % PWM
         self.slac = slac
+        #: set when the connector has no V2G link at all (simulation without a network namespace)
+        self.unavailable = unavailable
         self.link: V2gLink | None = None
         self.pilot_logic = PilotLogic(wake_up_f_s=settings.legacy_wake_up_f_s)
         self.vehicle_gone = ""
@@ -157,6 +160,8 @@ class CcsAdapter:
             await self._pilot_in(ctx, {CpState.B, CpState.C, CpState.D})
 
     async def _wake_up(self, link: V2gLink, ctx: StageContext) -> None:
+        if self.unavailable:
+            raise StageFailure(Reason.HARDWARE_FAULT, self.unavailable)
         pilot = ctx.pilot
         self._apply(ctx, self.pilot_logic.begin_communication(ctx.now()))
         if self.slac is not None:
@@ -302,3 +307,11 @@ class CcsAdapter:
         while ctx.vehicle_side_voltage_v() >= SAFE_TOUCH_V and ctx.now() < deadline_s:  # noqa: ASYNC110 - a measurement, no event
             await asyncio.sleep(WATCH_PERIOD_S)
         await ctx.unlock_connector()
+
+
+def connector_adapters(context: Any) -> Any:
+    """The station's factory for a CCS connector (`evse.station.build`): a `CcsPort` (SECC, bridge, veth pair in
+    simulation) that hands out a `CcsAdapter` per session."""
+    from evse.protocols.ccs.port import CcsPort
+
+    return CcsPort.from_context(context)

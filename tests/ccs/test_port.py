@@ -1,0 +1,92 @@
+"""The station's CCS connector factory: SECC on the charger end of a veth pair it creates in simulation,
+registered for the simulated car; everything removed on stop; a clear failure without a namespace."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from evse.protocols.ccs import port as port_module
+from evse.protocols.ccs.adapter import CcsAdapter, connector_adapters
+from evse.protocols.ccs.netns import NetnsUnavailable
+from evse.protocols.ccs.settings import CcsSettings
+from evse.session.errors import StageFailure
+from evse.session.stages import Reason, Stage
+from tests.ccs.fakes import FakeBattery, FakeContext, FakePlant
+
+
+@dataclass
+class _Link:
+    interface: str = "sim"
+    channel: str = ""
+
+
+@dataclass
+class _Connector:
+    id: int = 7
+    vehicle_link: _Link = field(default_factory=_Link)
+
+
+@dataclass
+class _Config:
+    ccs: CcsSettings = field(default_factory=CcsSettings)
+
+
+@dataclass
+class _World:
+    vehicle_links: dict[int, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Context:
+    connector: _Connector = field(default_factory=_Connector)
+    config: _Config = field(default_factory=_Config)
+    shared: dict[str, Any] = field(default_factory=lambda: {"sim.world": _World()})
+
+
+@pytest.mark.netns
+async def test_simulated_connector_gets_its_own_veth_pair_and_secc(netns_ok: None) -> None:
+    context = _Context()
+    port = connector_adapters(context)
+    await port.start()
+    try:
+        world = context.shared["sim.world"]
+        veth = world.vehicle_links[7]
+        assert veth.secc_iface == "evse7-s"
+        assert port.secc is not None and port.secc.failed() is None
+        adapter = port.new_adapter()
+        assert isinstance(adapter, CcsAdapter) and adapter.secc is port.secc and adapter.slac is None
+    finally:
+        await port.stop()
+    assert context.shared["sim.world"].vehicle_links == {}
+    assert not os.path.exists("/run/netns/evse7-ns")
+
+
+def test_hardware_connector_runs_slac_on_the_plc_interface() -> None:
+    context = _Context(connector=_Connector(vehicle_link=_Link("homeplug", "eth1")))
+    port = connector_adapters(context)
+    assert port.iface == "eth1" and not port.simulated
+    assert port.new_adapter().slac is not None
+
+
+async def test_without_a_namespace_the_ccs_connector_fails_in_wake_up_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(prefix: str) -> Any:
+        raise NetnsUnavailable("creating a network namespace needs root")
+
+    monkeypatch.setattr(port_module.VethLink, "create", staticmethod(refuse))
+    port = connector_adapters(_Context())
+    await port.start()  # the rest of the station keeps running
+    assert "needs root" in port.unavailable
+    adapter = port.new_adapter()
+    ctx = FakeContext(FakePlant(FakeBattery(2.0, 50.0, 320, 400, 100)))
+    await adapter.open(ctx)
+    with pytest.raises(StageFailure) as failure:
+        await adapter.run_stage(Stage.BMS_WAKE_UP, ctx)
+    assert failure.value.reason is Reason.HARDWARE_FAULT and "cannot be simulated" in failure.value.detail
+    await adapter.close()
+    await port.stop()
