@@ -109,7 +109,10 @@ def _check_connector(path: str, connector: dict[str, Any]) -> list[Problem]:
                 'name the device, e.g. channel = "can0"',
             )
         )
-    if connector.get("vehicle") is not None and not simulated:
+    vehicle = connector.get("vehicle")
+    if isinstance(vehicle, str) and simulated:
+        problems += _check_vehicle_profile(f"{path}.vehicle", vehicle, standard)
+    if vehicle is not None and not simulated:
         problems.append(
             Problem(
                 f"{path}.vehicle",
@@ -121,6 +124,24 @@ def _check_connector(path: str, connector: dict[str, Any]) -> list[Problem]:
     for role in HARDWARE_ROLES:
         problems += _check_driver(role, f"{path}.hardware.{role}", _table(hardware.get(role)))
     return problems
+
+
+def _check_vehicle_profile(path: str, name: str, standard: object) -> list[Problem]:
+    from evse.sim.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(name)
+    except ProfileError as error:
+        return [Problem(path, str(error).split(";")[0], "name a built-in profile (`evse sim --list-profiles`)")]
+    if profile.standard != standard:
+        return [
+            Problem(
+                path,
+                f"profile {name!r} is a {profile.standard} vehicle, the connector is {standard}",
+                f"pick a {standard} profile",
+            )
+        ]
+    return []
 
 
 def _check_driver(role: str, path: str, table: dict[str, Any]) -> list[Problem]:

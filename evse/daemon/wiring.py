@@ -123,10 +123,46 @@ def api_service(config: Config, station: Any, bus: EventBus, request_stop: Calla
     return service
 
 
+def sim_vehicles_service(
+    config: Config, station: Any, bus: EventBus, request_stop: Callable[[int], None]
+) -> Service | None:
+    """Simulation: plug the vehicle profile named by `connectors[].vehicle` into its connector once everything
+    else is up (so OCPP and the store see the whole session), and pull the plug after the station has stopped."""
+    wanted = {c.id: c.vehicle for c in config.connectors if c.vehicle}
+    if not wanted:
+        return None
+    from evse.sim.dock import VehicleDock
+    from evse.sim.profile import load_profile
+    from evse.sim.world import current_world
+
+    docks: list[VehicleDock] = []
+
+    async def start() -> None:
+        sim_control = getattr(station, "sim_control", None)  # share the API's dock when there is one
+        dock = getattr(sim_control, "dock", None)
+        if not isinstance(dock, VehicleDock):
+            world = current_world()
+            if world is None:
+                raise StartError("connectors[].vehicle needs simulated hardware; remove it on real hardware")
+            dock = VehicleDock(world)
+        docks.append(dock)
+        for connector_id, profile in wanted.items():
+            dock.plug(connector_id, load_profile(str(profile)))
+            log.info("simulated vehicle plugged in", connector_id=connector_id, profile=profile)
+
+    async def stop(_timeout_s: float) -> None:
+        for dock in docks:
+            for connector_id in wanted:
+                dock.unplug(connector_id)
+
+    return AdaptedService("sim-vehicles", start, stop)
+
+
 #: factories of the upper layers, started in this order after the station (and stopped in this order after it)
 UPPER_SERVICES: tuple[Callable[[Config, Any, EventBus, Callable[[int], None]], Service | None], ...] = (
     ocpp_service,
     api_service,
+    sim_vehicles_service,
 )
 
 

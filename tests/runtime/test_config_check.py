@@ -91,6 +91,14 @@ BAD_CASES = {
         GOOD.replace('standard = "ccs"', 'standard = "ccs"\nhardware = { lock = "sim" }'),
         "connectors[0].hardware.lock: must be a table, got a string",
     ),
+    "unknown vehicle profile": (
+        GOOD.replace('standard = "ccs"', 'standard = "ccs"\nvehicle = "tesla-roadster"'),
+        "connectors[0].vehicle: no vehicle profile named 'tesla-roadster'",
+    ),
+    "vehicle of another standard": (
+        GOOD.replace('standard = "chademo"', 'standard = "chademo"\nvehicle = "gbt-2015-60kwh"'),
+        "connectors[1].vehicle: profile 'gbt-2015-60kwh' is a gbt vehicle, the connector is chademo",
+    ),
     "empty station id": (GOOD.replace('id = "T-1"', 'id = ""'), "station.id: must not be empty"),
 }
 

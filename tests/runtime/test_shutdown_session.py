@@ -1,6 +1,6 @@
 """SIGTERM while a simulated vehicle charges: the daemon's stop ends the session safely (current ramped down,
 contactors open, output discharged) within the shutdown bound and exits 0. The real station from the
-configuration, simulated hardware and vehicle, on the virtual clock."""
+configuration, the simulated vehicle it names (`connectors[].vehicle`), on the virtual clock."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ from evse.daemon.lifecycle import Lifecycle
 from evse.daemon.sdnotify import Notifier
 from evse.session.events import ConnectorStatusChanged, Event, SessionEnded
 from evse.session.stages import OutcomeKind, Reason
-from evse.sim.dock import VehicleDock
-from evse.sim.profile import load_profile
 from evse.sim.world import current_world
 
 pytestmark = pytest.mark.looptime
@@ -30,6 +28,7 @@ free_vend = true
 id = 1
 standard = "chademo"
 max_current_a = 100
+vehicle = "chademo-1.0-40kwh"
 [ocpp]
 enabled = false
 """
@@ -38,7 +37,8 @@ enabled = false
 async def test_sigterm_mid_charge_ends_the_session_safely_within_the_bound(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(wiring, "UPPER_SERVICES", ())  # the station alone: no API port, no store thread
+    # the station and the configured simulated vehicle: no API port, no store thread
+    monkeypatch.setattr(wiring, "UPPER_SERVICES", (wiring.sim_vehicles_service,))
     loop = asyncio.get_running_loop()
     config = parse_config(CONFIG.format(state=tmp_path))
     stop = asyncio.Event()
@@ -55,10 +55,7 @@ async def test_sigterm_mid_charge_ends_the_session_safely_within_the_bound(
     )
     task = asyncio.create_task(life.run(stop))
     await asyncio.sleep(1)
-    world = current_world()
-    assert world is not None
-    dock = VehicleDock(world)
-    dock.plug(1, load_profile("chademo-1.0-40kwh"))
+    assert [s.name for s in composed.services] == ["station", "sim-vehicles"]
 
     def charging() -> bool:
         return any(isinstance(e, ConnectorStatusChanged) and e.status == "Charging" for e in events)
@@ -82,4 +79,5 @@ async def test_sigterm_mid_charge_ends_the_session_safely_within_the_bound(
     assert not roles.contactors.feedback_closed()
     assert not roles.power.enabled()
     assert roles.power.measured_voltage_v() < 60.0
-    dock.unplug(1)
+    world = current_world()
+    assert world is not None and world.plants[1].vehicle is None  # unplugged after the station stopped
