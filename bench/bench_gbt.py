@@ -11,7 +11,9 @@ like a USB adapter would):
   module follows at once). Bounded by the 50 ms CCS period by design (CCS is cyclic), so no target.
 * CCS period error at ~70 % bus load: |arrival − (t0 + n·50 ms)| at the BMS while another ECU floods the bus
   with 8-byte 29-bit frames at 70 % of 250 kbit/s (the virtual bus has no bit timing: the load is CPU and
-  delivery work).
+  delivery work). Also the send-time error: when the core hands each CCS to the channel (our scheduling alone;
+  on socketcan that is when the frame enters the kernel queue), and the same on the in-loop bus, where no
+  python-can reader thread competes for the GIL (python-can's socketcan path reads with `add_reader`, no thread).
 * BRM transfer (49 bytes, one packet per CTS): RTS → EndOfMsgAck at the BMS.
 """
 
@@ -24,7 +26,7 @@ import time
 import can
 
 from bench.harness import Result, Stats
-from evse.can.channel import CanFrame
+from evse.can.channel import CanChannel, CanFrame, InLoopBus
 from evse.can.pythoncan import PythonCanChannel
 from evse.protocols.gbt import messages as m
 from evse.protocols.gbt.actions import Measurements, Output, Request
@@ -191,12 +193,23 @@ async def _bcl_to_ccs(n: int) -> tuple[list[float], list[float]]:
     return reflect, react
 
 
-async def _ccs_period_error(duration_s: float) -> tuple[list[float], int]:
-    name = f"bench-gbt-load-{next(_names)}"
-    charger_ch, bms_ch, load_ch = _channel(name), _channel(name), _channel(name)
+async def _ccs_period_error(duration_s: float, in_loop: bool = False) -> tuple[list[float], list[float], int]:
+    channels: list[CanChannel]
+    if in_loop:
+        bus = InLoopBus("bench")
+        channels = [bus.attach(), bus.attach(), bus.attach()]
+    else:
+        name = f"bench-gbt-load-{next(_names)}"
+        channels = [_channel(name), _channel(name), _channel(name)]
+    charger_ch, bms_ch, load_ch = channels
     loop = asyncio.get_running_loop()
     core = _charging_core(loop)
-    driver: CoreDriver[Output] = CoreDriver(charger_ch, core)
+    departures: list[float] = []
+    driver: CoreDriver[Output] = CoreDriver(
+        charger_ch,
+        core,
+        on_tx=lambda f: departures.append(loop.time()) if parse_id(f.arbitration_id).pgn == Pgn.CCS else None,
+    )
     arrivals: list[float] = []
     bms_ch.set_receiver(lambda f: arrivals.append(loop.time()) if parse_id(f.arbitration_id).pgn == Pgn.CCS else None)
     rate_hz = LOAD_SHARE * BUS_BITRATE / FRAME_BITS
@@ -224,8 +237,11 @@ async def _ccs_period_error(duration_s: float) -> tuple[list[float], int]:
     for ch in (charger_ch, bms_ch, load_ch):
         ch.close()
     period = 0.05
-    errors = [abs(t - (t0 + round((t - t0) / period) * period)) for t in arrivals]
-    return errors, round(sent / duration_s)
+
+    def grid_errors(times: list[float]) -> list[float]:
+        return [abs(t - (t0 + round((t - t0) / period) * period)) for t in times]
+
+    return grid_errors(arrivals), grid_errors(departures), round(sent / duration_s)
 
 
 def _decode_bcl_baseline(n: int) -> list[float]:
@@ -246,9 +262,11 @@ def run(quick: bool) -> list[Result]:
         echo = _ms(await _echo_rtt(n))
         answers, transfers = await _brm_exchange(max(5, n // 4))
         reflect, react = await _bcl_to_ccs(n)
-        errors, load_rate = await _ccs_period_error(load_s)
+        errors, send_errors, load_rate = await _ccs_period_error(load_s)
+        _, in_loop_errors, _ = await _ccs_period_error(load_s, in_loop=True)
+        il = _ms(in_loop_errors)
         base = _ms(_decode_bcl_baseline(n))
-        a, t, r, re, e = _ms(answers), _ms(transfers), _ms(reflect), _ms(react), _ms(errors)
+        a, t, r, re, e, se = _ms(answers), _ms(transfers), _ms(reflect), _ms(react), _ms(errors), _ms(send_errors)
         echo_name = "python-can echo RTT"
         return [
             Result("GB/T BRM complete → CRM 0xAA", "ms", a.median, a.p99, echo.median, echo_name, 2.0, n=a.n),
@@ -273,7 +291,7 @@ def run(quick: bool) -> list[Result]:
                 note="bounded by the 50 ms CCS period",
             ),
             Result(
-                "GB/T CCS period error at ~70 % load",
+                "GB/T CCS period error at ~70 % load (arrival)",
                 "ms",
                 e.median,
                 e.p99,
@@ -281,9 +299,32 @@ def run(quick: bool) -> list[Result]:
                 echo_name,
                 3.0,
                 n=e.n,
-                note=f"{load_rate} frames/s of load",
+                note=f"at the BMS, via virtual-bus threads; {load_rate} frames/s of load",
+            ),
+            Result(
+                "GB/T CCS send-time error at ~70 % load",
+                "ms",
+                se.median,
+                se.p99,
+                echo.median,
+                echo_name,
+                3.0,
+                n=se.n,
+                note="when the core hands CCS to the channel",
+            ),
+            Result(
+                "GB/T CCS send-time error at ~70 % load, in-loop bus",
+                "ms",
+                il.median,
+                il.p99,
+                echo.median,
+                echo_name,
+                3.0,
+                n=il.n,
+                note="same load, no python-can reader threads (as socketcan's add_reader path)",
             ),
             Result("GB/T BRM transfer (49 B, 1 packet/CTS)", "ms", t.median, t.p99, echo.median, echo_name, n=t.n),
+            Result("python-can virtual echo RTT (baseline)", "ms", echo.median, echo.p99, n=echo.n, note="same run"),
         ]
 
     return asyncio.run(main())

@@ -12,14 +12,13 @@ range so the charging loop never fails on a measurement slightly out of range, a
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from evse.protocols.gbt.ids import Pgn
 from evse.protocols.gbt.messages import MESSAGE_TYPES
 from evse.protocols.gbt.wire import GbtDecodeError, GbtMessage, dbc_message, is_current, raw_signals
 
-__all__ = ["GbtDecodeError", "decode", "encode", "message_fields"]
+__all__ = ["GbtDecodeError", "decode", "encode"]
 
 
 def decode(pgn: int, data: bytes) -> GbtMessage:
@@ -88,9 +87,3 @@ def encode(message: GbtMessage) -> bytes:
         payload = bytearray(dbc.encode(signals, scaling=False, strict=False, padding=True))
     payload = message.extra_bytes(payload)
     return bytes(payload[: message.wire_length()])
-
-
-def message_fields(message: GbtMessage) -> dict[str, Any]:
-    """The typed fields of a message as a dict (for traces and events)."""
-    assert dataclasses.is_dataclass(message)
-    return {f.name: getattr(message, f.name) for f in dataclasses.fields(message) if f.name != "invalid"}

@@ -49,10 +49,6 @@ class CyclicSchedule:
     def active(self, name: str) -> bool:
         return name in self._entries
 
-    def payload(self, name: str) -> bytes | None:
-        entry = self._entries.get(name)
-        return None if entry is None else entry.payload
-
     def next_due(self) -> float | None:
         return min((e.due_s for e in self._entries.values()), default=None)
 
