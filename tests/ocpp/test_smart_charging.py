@@ -146,3 +146,22 @@ async def test_limits_reach_the_station_and_composite_over_the_wire(
     await until(lambda: service.client.connectors[1].tx_local is None)
     result = await peer.request("SetChargingProfile", connector_id=1, cs_charging_profiles=tx_profile)
     assert result.status == "Rejected"
+
+
+async def test_remote_start_with_a_tx_profile(csms: TestCsms, make_service, station: StationDouble) -> None:
+    service = await make_service(csms.port)
+    await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 1)
+    tx_profile = profile(7, "TxProfile", 0, [(0, 20.0)], start=None, kind="Relative")
+    result = await csms.peers["CP1"].request(
+        "RemoteStartTransaction", id_tag="WITHPROFILE", connector_id=1, charging_profile=tx_profile
+    )
+    assert result.status == "Accepted"
+    await csms.wait_for("StartTransaction")
+    await until(lambda: station.limits.get(1, (None, None))[0] == 20.0)
+    station.end(1)
+    await until(lambda: service.client.connectors[1].tx_local is None)
+    wrong = profile(8, "TxDefaultProfile", 0, [(0, 20.0)], start=None, kind="Relative")
+    result = await csms.peers["CP1"].request(
+        "RemoteStartTransaction", id_tag="X", connector_id=1, charging_profile=wrong
+    )
+    assert result.status == "Rejected"  # only a TxProfile may come with a remote start
