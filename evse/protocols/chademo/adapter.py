@@ -112,7 +112,10 @@ class ChademoAdapter:
         self.channel.set_receiver(self._on_frame)
 
     async def run_stage(self, stage: Stage, ctx: StageContext) -> None:
+        # stopping and unlock also run when the session ended before open() (a stop at plug-in)
         self._ctx = ctx
+        self._loop = asyncio.get_running_loop()
+        self._open = True  # (without open() there is no link, but the stop sequence's timers and operations run)
         if stage is Stage.PARAMETER_NEGOTIATION:
             offer = ctx.charger_offer()
             self.core.set_charger_offer(offer.max_voltage_v, offer.max_current_a)

@@ -467,7 +467,8 @@ class ChademoCore:
             out.append(StageDone(Stage.STOPPING))
             return
         elif phase is Phase.WAIT_SAFE:
-            if meas.output_voltage_v < s.safe_voltage_v:
+            # step 16: the output and the connector's pins (the inlet side) both safe
+            if max(meas.output_voltage_v, meas.inlet_voltage_v) < s.safe_voltage_v:
                 self.phase = Phase.UNLOCKING
                 self.deadline_s = None
                 out.append(Do(Op.UNLOCK))
@@ -488,7 +489,7 @@ class ChademoCore:
             self._fail(
                 StageFailure(
                     Reason.HARDWARE_FAULT,
-                    f"output still at {self.meas.output_voltage_v:.0f} V: "
+                    f"output {self.meas.output_voltage_v:.0f} V, inlet {self.meas.inlet_voltage_v:.0f} V: "
                     f"not below {self.settings.safe_voltage_v:g} V after discharge",
                 ),
                 out,

@@ -83,6 +83,8 @@ class SimChademoVehicle:
         self.extra_flags: dict[str, bool] = {}
         self.over_request_a = 0.0
         self.contactor_never_closes = False
+        #: the BMS went silent: it never transmits again in this plug-in
+        self.silenced = False
         self.charger_capability: m.ChargerCapability | None = None
         self.charger_status: m.ChargerStatus | None = None
         self.frames_sent = 0
@@ -145,6 +147,7 @@ class SimChademoVehicle:
             self._begin_stop()
             self._set_k(False)
         elif name == "silence":
+            self.silenced = True
             self.transmitting = False
             if self._tx_handle is not None:
                 self._tx_handle.cancel()
@@ -180,7 +183,7 @@ class SimChademoVehicle:
         self.plant.set_vehicle_line("k", on)
 
     def _wake(self) -> None:
-        if not self.plant.charger_line("d1") or self.transmitting:
+        if not self.plant.charger_line("d1") or self.transmitting or self.silenced:
             return
         assert self._loop is not None
         self.transmitting = True
