@@ -182,3 +182,18 @@ def test_evse_run_with_an_unwritable_state_dir_is_one_sentence(tmp_path: Path) -
     assert proc.returncode == 69
     assert "cannot create the state directory" in proc.stderr and "station.state_dir" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_config_show_prints_effective_values_without_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    path = tmp_path / "evse.toml"
+    text = GOOD.replace('standard = "ccs"', 'standard = "ccs"\nhardware.meter = { params = { password = "s3cret" } }')
+    path.write_text(text, encoding="utf-8")
+    assert main(["config", "show", str(path)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["station"]["id"] == "T-1" and shown["connectors"][1]["max_current_a"] == 125.0  # a default
+    assert shown["connectors"][0]["hardware"]["meter"]["params"]["password"] == "***"
+    assert shown["daemon"]["shutdown_timeout_s"] == 15.0
