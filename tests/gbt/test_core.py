@@ -283,3 +283,15 @@ def test_bsm_fault_code_and_permit() -> None:
         and failure.reason is Reason.VEHICLE_FAULT
         and failure.vehicle_reason == "bsm:over_temperature"
     )
+
+
+def test_cts_carries_local_time_updated_in_place() -> None:
+    import datetime as dt
+
+    core = to_negotiation()
+    core.calendar = lambda t: dt.datetime(2026, 11, 24, 12, 0, 0) + dt.timedelta(seconds=t)
+    tp_send(core, BRM, 5.1)
+    out = tp_send(core, BCP, 5.2)
+    assert sent(out, "CTS") == [m.Cts(time=dt.datetime(2026, 11, 24, 12, 0, 5))]
+    assert sent(core.poll(5.7), "CTS") == [m.Cts(time=dt.datetime(2026, 11, 24, 12, 0, 5))]
+    assert sent(core.poll(6.2), "CTS") == [m.Cts(time=dt.datetime(2026, 11, 24, 12, 0, 6))]

@@ -21,6 +21,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from evse.can.channel import CanChannel, CanFrame
+from evse.clock import wall_time
 from evse.protocols.gbt.actions import (
     Do,
     End,
@@ -95,6 +96,8 @@ class GbtAdapter:
         self._ctx = ctx
         self._open = True
         self.core.set_charger_offer(ctx.charger_offer())
+        # CTS carries local time (GB/T chargers send the local calendar time); the loop maps to it once per use
+        self.core.calendar = lambda t_s: wall_time(None, t_s).astimezone().replace(tzinfo=None)
         if ctx.lines is not None and not self._listening:
             ctx.lines.add_listener(self._on_lines)
             self._listening = True

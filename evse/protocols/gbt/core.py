@@ -28,6 +28,9 @@ Sequence (steps of gbt27930.md):
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
+
 from evse.can.channel import CanFrame
 from evse.protocols.gbt import messages as m
 from evse.protocols.gbt.actions import (
@@ -107,6 +110,8 @@ class GbtCore:
         self.bsd_wait_over = False
         self.csd_done = False
         self.charging = ChargingLoop(self)
+        #: local calendar time of a loop time, for CTS (None: CTS says "no time", all 0xFF)
+        self.calendar: Callable[[float], dt.datetime] | None = None
 
     # ------------------------------------------------------------------ small helpers
     def frame(self, message: GbtMessage) -> CanFrame:
@@ -263,6 +268,8 @@ class GbtCore:
         elif self.phase is Phase.WAIT_PACK_VOLTAGE:
             self.nego.check_pack_voltage(now, out)
         self.charging.refresh(now)
+        if self.calendar is not None and self.cyclic.active("CTS"):
+            self.cyclic.update("CTS", encode(self.cts(now)))
         out.frames.extend(self.cyclic.due(now))
         return out
 
@@ -327,6 +334,11 @@ class GbtCore:
             self.done_stage(Stage.CONNECTION_DETECTION, out)
         else:
             self.arm("cc1", since + self.settings.cc1_debounce_s)
+
+    def cts(self, now: float) -> m.Cts:
+        """CTS (time sync): the charger's local time, to the second."""
+        when = None if self.calendar is None else self.calendar(now).replace(microsecond=0)
+        return m.Cts(time=when)
 
     def _chm_version(self) -> tuple[int, int]:
         major, _, minor = self.settings.chm_version.partition(".")

@@ -150,7 +150,7 @@ class Negotiation:
         extra = {"bcp_nominal_energy_kwh": bcp.nominal_energy_kwh, "bcp_pack_voltage_v": bcp.pack_voltage_v}
         out.actions.append(VehicleUpdate(soc_pct=bcp.soc_pct, battery_voltage_v=bcp.pack_voltage_v, extra=extra))
         if s.send_cts:
-            core.start_cyclic(m.Cts(time=None), CTS_PERIOD_S, now, out)
+            core.start_cyclic(core.cts(now), CTS_PERIOD_S, now, out)
         core.start_cyclic(self.cml(), CML_PERIOD_S, now, out)
         core.arm("bro", now + s.bro_timeout_s)
         core.arm("bro_ready", now + s.bro_ready_timeout_s)
