@@ -196,6 +196,7 @@ class Reporting:
         state.stop_reason = None
         state.session_id = None
         state.stop_data = []
+        c.clear_profiles(None, event.connector_id, "TxProfile", None)  # §3.13.1: a TxProfile ends with its transaction
         if state.scheduled_available is not None:
             wanted = state.scheduled_available
             state.scheduled_available = None

@@ -160,6 +160,7 @@ async def test_remote_start_with_a_tx_profile(csms: TestCsms, make_service, stat
     await until(lambda: station.limits.get(1, (None, None))[0] == 20.0)
     station.end(1)
     await until(lambda: service.client.connectors[1].tx_local is None)
+    await until(lambda: station.limits[1] == (None, None))  # the TxProfile ended with its transaction
     wrong = profile(8, "TxDefaultProfile", 0, [(0, 20.0)], start=None, kind="Relative")
     result = await csms.peers["CP1"].request(
         "RemoteStartTransaction", id_tag="X", connector_id=1, charging_profile=wrong
