@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from evse.can.channel import CanFrame
+from evse.can.channel import CanChannel, CanFrame
 from evse.protocols.chademo.adapter import ChademoAdapter
 from evse.protocols.chademo.settings import ChademoSettings
 from evse.safety.envelope import CableLimits, ChargerLimits, Envelope
@@ -33,6 +33,8 @@ class ChademoRig:
     protocol: dict[str, Any] = field(default_factory=dict)
     settings: ChademoSettings = field(default_factory=ChademoSettings)
     seed: int = 1
+    #: the vehicle link; default: the sim world's in-loop bus (a python-can pair makes it a HIL-style run)
+    link: tuple[CanChannel, CanChannel] | None = None
 
     def __post_init__(self) -> None:
         self.world = SimWorld(seed=self.seed)
@@ -54,13 +56,17 @@ class ChademoRig:
         self.envelope = Envelope(CHARGER, CableLimits(125, 60, 90))
         self.supervisor = Supervisor(1, self.roles, self.envelope, self.safety, self.bus.publish)
         self.supervisor.attach()
-        self.charger_channel = self.world.charger_channel(1)
-        self.adapter = ChademoAdapter(self.charger_channel, self.settings)
         self.frames: list[CanFrame] = []  # everything on the bus, as a candump would see it
-        self.world.bus(1).attach("monitor")._receiver = self.frames.append
+        if self.link is None:
+            self.charger_channel: CanChannel = self.world.charger_channel(1)
+            vehicle_link: CanChannel = self.world.vehicle_link(1, "chademo")
+            self.world.bus(1).attach("monitor")._receiver = self.frames.append
+        else:
+            self.charger_channel, vehicle_link = self.link
+        self.adapter = ChademoAdapter(self.charger_channel, self.settings)
         profile = with_overrides(load_profile(self.profile), self.battery, self.protocol)
         self.plugged = self.world.plug(1, make_battery(profile), "chademo", profile)
-        vehicle = create_vehicle(profile, self.plugged, self.world.vehicle_link(1, "chademo"))
+        vehicle = create_vehicle(profile, self.plugged, vehicle_link)
         assert isinstance(vehicle, SimChademoVehicle)  # registered by evse.sim.vehicles.chademo
         self.vehicle = vehicle
         self.session = Session(
