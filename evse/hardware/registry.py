@@ -53,7 +53,7 @@ ROLES: dict[str, type] = {
 ENTRY_POINT_GROUP = "evse.drivers"
 
 #: modules whose import registers built-in drivers (imported on the first lookup)
-BUILTIN_MODULES: tuple[str, ...] = ("evse.sim.hardware.drivers",)
+BUILTIN_MODULES: tuple[str, ...] = ("evse.sim.hardware.drivers", "evse.hardware.drivers.builtin")
 
 
 @dataclass(slots=True)

@@ -1,0 +1,38 @@
+"""Real hardware drivers: their parameters, declared per `evse.config.meta`.
+
+A connector's `[connectors.hardware.<role>] params = {…}` table is converted into the driver's struct here, so a
+typo or an out-of-range value is a one-sentence configuration error naming the key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from evse.config.meta import Settings, setting
+
+
+class InfyPowerSettings(Settings, frozen=True):
+    """InfyPower REG/BEG rectifier modules in parallel as one group feeding one connector (`power_module` role,
+    driver `infypower`)."""
+
+    interface: Annotated[
+        str, setting("python-can interface of the module bus (`socketcan`, `virtual`; `inloop` = simulation)")
+    ] = "socketcan"
+    channel: Annotated[str, setting("Channel of the module bus, e.g. `can2` (not the vehicle bus)", min_length=1)] = (
+        "can2"
+    )
+    bitrate: Annotated[int, setting("Module bus bit rate (InfyPower: 125 kbit/s)", "bit/s", ge=0)] = 125_000
+    group: Annotated[int, setting("Group number set on the modules of this connector (protocol §2.1)", ge=0, le=62)] = 1
+    modules: Annotated[
+        tuple[int, ...], setting("CAN addresses of the modules of this group (each must answer)", min_length=1)
+    ] = (0,)
+    module_max_voltage_v: Annotated[float, setting("Highest output voltage of one module", "V", gt=0)] = 1000.0
+    module_min_voltage_v: Annotated[float, setting("Lowest regulated output voltage of one module", "V", ge=0)] = 150.0
+    module_max_current_a: Annotated[float, setting("Highest output current of one module", "A", gt=0)] = 100.0
+    module_max_power_w: Annotated[float, setting("Rated output power of one module", "W", gt=0)] = 30_000.0
+    poll_interval_s: Annotated[
+        float, setting("Period of the output/status reads (and of the set-point refresh while on)", "s", gt=0)
+    ] = 0.1
+    silent_timeout_s: Annotated[
+        float, setting("A module that has not answered for this long is a fault (module_communication_lost)", "s", gt=0)
+    ] = 1.0

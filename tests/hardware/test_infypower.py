@@ -1,0 +1,199 @@
+"""InfyPower group driver against module emulators on an in-loop CAN bus (virtual time) and on python-can's
+`virtual` bus (real time, short)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from evse.can.channel import InLoopBus
+from evse.hardware import registry
+from evse.hardware.drivers.emulators.infypower import InfyModuleEmulator
+from evse.hardware.drivers.infypower import protocol as p
+from evse.hardware.drivers.infypower.bus import ModuleBus
+from evse.hardware.drivers.infypower.group import InfyPowerGroup
+from evse.hardware.drivers.settings import InfyPowerSettings
+from evse.hardware.roles import PowerModule
+
+pytestmark = pytest.mark.looptime
+
+
+@given(st.integers(0, 7), st.integers(0, 15), st.integers(0, 63), st.integers(0, 255), st.integers(0, 255))
+def test_identifier_round_trip(error: int, device: int, command: int, destination: int, source: int) -> None:
+    ident = p.InfyId(error, device, command, destination, source)
+    assert p.InfyId.decode(ident.encode()) == ident
+    assert ident.encode() < 1 << 29
+
+
+@given(st.binary(max_size=8))
+def test_status_decoder_never_crashes(data: bytes) -> None:
+    status = p.ModuleStatus.decode(data)
+    assert status.fault_code() is None or status.fault_code().startswith("module_")  # type: ignore[union-attr]
+
+
+@given(st.floats(0, 1000), st.floats(0, 500))
+def test_setpoint_round_trip_to_the_milli_unit(voltage_v: float, current_a: float) -> None:
+    v, i = p.decode_set_output(p.encode_set_output(voltage_v, current_a))
+    assert abs(v - voltage_v) <= 0.0005 and abs(i - current_a) <= 0.0005
+
+
+def test_known_frame_layout() -> None:
+    # group 1, set system output 500 V / 60 A from the controller: 0x0B << 22 | 0x1B << 16 | 0x01 << 8 | 0xF0
+    frame = p.request(p.CMD_SET_SYSTEM_OUTPUT, 1, group=True, data=p.encode_set_output(500, 60))
+    assert frame.arbitration_id == 0x02DB01F0 and frame.is_extended_id
+    assert frame.data == bytes.fromhex("0007A120 0000EA60")
+
+
+def _constant(load_a: float) -> Callable[[float], float]:
+    return lambda _voltage_v: load_a
+
+
+def _station(n: int = 3, load: float = 0.0, **overrides: object) -> tuple[InfyPowerGroup, list[InfyModuleEmulator]]:
+    bus = InLoopBus("modules")
+    settings = InfyPowerSettings(interface="inloop", channel="modules", group=2, modules=tuple(range(n)), **overrides)  # type: ignore[arg-type]
+    module_bus = ModuleBus(bus.attach("controller"))
+    group = InfyPowerGroup(module_bus.channel, settings)
+    module_bus.attach(group)
+    emulators = [InfyModuleEmulator(bus.attach(f"m{a}"), a, 2, group_size=n, load_a=_constant(load)) for a in range(n)]
+    return group, emulators
+
+
+async def test_group_regulates_and_shares_current() -> None:
+    group, modules = _station(3, load=150.0)
+    assert isinstance(group, PowerModule)
+    assert group.capabilities().max_current_a == 300.0
+    group.set_target(400.0, 120.0)
+    group.enable()
+    await asyncio.sleep(0.5)
+    assert all(m.on for m in modules)
+    assert group.enabled() and group.fault() is None
+    assert group.measured_voltage_v() == pytest.approx(400.0)
+    assert group.measured_current_a() == pytest.approx(120.0)  # the limit, shared 40 A per module
+    assert modules[0].current_limit_a == pytest.approx(40.0)
+    group.disable()
+    assert not group.enabled()
+    await asyncio.sleep(0.3)
+    assert not any(m.on for m in modules)
+    assert group.measured_current_a() == 0.0
+    group.close()
+
+
+async def test_setpoint_is_clamped_to_the_group_capabilities() -> None:
+    group, modules = _station(2)
+    group.set_target(1500.0, 1000.0)
+    await asyncio.sleep(0.05)
+    assert modules[0].voltage_set_v == 1000.0
+    # 2 × 30 kW at 1000 V → 60 A, not 200 A
+    assert modules[0].current_limit_a * 2 == pytest.approx(60.0)
+    group.close()
+
+
+async def test_listeners_hear_every_reading() -> None:
+    group, _modules = _station(2)
+    calls: list[float] = []
+    group.add_listener(lambda: calls.append(group.measured_voltage_v()))
+    await asyncio.sleep(1.0)
+    assert len(calls) >= 10 * 2  # every poll, every module
+    group.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "bit", "code"),
+    [
+        (1, p.T1_OVER_TEMPERATURE, "module_overtemperature"),
+        (0, p.T0_OUTPUT_SHORT, "module_output_short"),
+        (2, p.T2_INPUT_PHASE_LOST, "module_input_phase_lost"),
+        (1, p.T1_FAN_FAULT, "module_fan_fault"),
+    ],
+)
+async def test_alarm_bits_become_fault_codes_and_switch_the_group_off(table: int, bit: int, code: str) -> None:
+    group, modules = _station(3, load=50.0)
+    group.set_target(400.0, 50.0)
+    group.enable()
+    await asyncio.sleep(0.3)
+    heard: list[str | None] = []
+    group.add_listener(lambda: heard.append(group.fault()))
+    modules[1].alarm(table, bit)
+    await asyncio.sleep(0.3)
+    assert group.fault() == code and code in heard
+    assert not group.enabled()
+    assert not any(m.on for m in modules)  # the group was commanded off
+    group.enable()  # refused while faulted
+    await asyncio.sleep(0.2)
+    assert not any(m.on for m in modules)
+    modules[1].clear_alarms()
+    await asyncio.sleep(0.3)
+    assert group.fault() is None
+    group.close()
+
+
+async def test_module_fault_is_reported() -> None:
+    group, modules = _station(2)
+    group.set_target(300.0, 10.0)
+    group.enable()
+    await asyncio.sleep(0.3)
+    modules[0].module_fault()
+    await asyncio.sleep(0.3)
+    assert group.fault() == "module_fault"
+    group.close()
+
+
+async def test_a_silent_module_is_a_fault_after_the_timeout() -> None:
+    group, modules = _station(3)
+    await asyncio.sleep(0.5)
+    assert group.fault() is None
+    modules[2].mute = True
+    await asyncio.sleep(0.9)
+    assert group.fault() is None  # not yet: 1 s without an answer
+    await asyncio.sleep(0.4)
+    assert group.fault() == p.MODULE_SILENT
+    modules[2].mute = False
+    await asyncio.sleep(0.3)
+    assert group.fault() is None
+    group.close()
+
+
+async def test_error_replies_keep_the_module_alive_but_carry_no_reading() -> None:
+    group, modules = _station(1, load=10.0)
+    group.set_target(200.0, 10.0)
+    group.enable()
+    await asyncio.sleep(0.3)
+    assert group.measured_voltage_v() == pytest.approx(200.0)
+    modules[0].reply_error = p.ERROR_DATA_INVALID
+    modules[0].voltage_set_v = 300.0
+    await asyncio.sleep(2.0)
+    assert group.fault() is None and group.measured_voltage_v() == pytest.approx(200.0)
+    group.close()
+
+
+async def test_two_connectors_share_one_module_bus_through_the_registry() -> None:
+    shared: dict[str, object] = {}
+    groups = []
+    for connector, group_no, addresses in ((1, 1, [0, 1]), (2, 2, [2, 3])):
+        ctx = registry.DriverContext(connector_id=connector, shared=shared)
+        params = {"interface": "inloop", "channel": "can2", "group": group_no, "modules": addresses}
+        groups.append(registry.create("power", "infypower", params, context=ctx))
+    from evse.hardware.drivers.builtin import inloop_bus
+
+    bus = inloop_bus(registry.DriverContext(connector_id=0, shared=shared), "can2")
+    mods = [
+        InfyModuleEmulator(bus.attach(), a, 1 if a < 2 else 2, group_size=2, load_a=lambda v: 30.0) for a in range(4)
+    ]
+    groups[0].set_target(500.0, 30.0)
+    groups[0].enable()
+    await asyncio.sleep(0.3)
+    assert [m.on for m in mods] == [True, True, False, False]
+    assert groups[0].measured_current_a() == pytest.approx(30.0)
+    assert groups[1].measured_voltage_v() == 0.0 and groups[1].fault() is None
+    for g in groups:
+        g.close()
+
+
+def test_bad_params_are_one_sentence() -> None:
+    ctx = registry.DriverContext(connector_id=3)
+    with pytest.raises(registry.DriverError, match=r"connector 3: driver 'infypower'.*group"):
+        registry.create("power", "infypower", {"interface": "inloop", "group": 99}, context=ctx)
