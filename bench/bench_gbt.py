@@ -193,7 +193,9 @@ async def _bcl_to_ccs(n: int) -> tuple[list[float], list[float]]:
     return reflect, react
 
 
-async def _ccs_period_error(duration_s: float, in_loop: bool = False) -> tuple[list[float], list[float], int]:
+async def _ccs_period_error(
+    duration_s: float, in_loop: bool = False, load_share: float = LOAD_SHARE
+) -> tuple[list[float], list[float], int]:
     channels: list[CanChannel]
     if in_loop:
         bus = InLoopBus("bench")
@@ -212,9 +214,9 @@ async def _ccs_period_error(duration_s: float, in_loop: bool = False) -> tuple[l
     )
     arrivals: list[float] = []
     bms_ch.set_receiver(lambda f: arrivals.append(loop.time()) if parse_id(f.arbitration_id).pgn == Pgn.CCS else None)
-    rate_hz = LOAD_SHARE * BUS_BITRATE / FRAME_BITS
+    rate_hz = load_share * BUS_BITRATE / FRAME_BITS
     burst_period_s = 0.005
-    per_burst = max(1, round(rate_hz * burst_period_s))
+    per_burst = round(rate_hz * burst_period_s)
     sent = 0
 
     async def load() -> None:
@@ -227,13 +229,14 @@ async def _ccs_period_error(duration_s: float, in_loop: bool = False) -> tuple[l
                 sent += 1
             await asyncio.sleep(max(0.0, start + k * burst_period_s - loop.time()))
 
-    load_task = loop.create_task(load())
+    load_task = loop.create_task(load()) if per_burst else None
     t0 = loop.time()
     driver.start()
     driver.submit(core.begin(Stage.ENERGY_TRANSFER, t0))
     await asyncio.sleep(duration_s)
     driver.stop()
-    load_task.cancel()
+    if load_task is not None:
+        load_task.cancel()
     for ch in (charger_ch, bms_ch, load_ch):
         ch.close()
     period = 0.05
@@ -264,7 +267,8 @@ def run(quick: bool) -> list[Result]:
         reflect, react = await _bcl_to_ccs(n)
         errors, send_errors, load_rate = await _ccs_period_error(load_s)
         _, in_loop_errors, _ = await _ccs_period_error(load_s, in_loop=True)
-        il = _ms(in_loop_errors)
+        _, idle_errors, _ = await _ccs_period_error(load_s, in_loop=True, load_share=0.0)
+        il, idle = _ms(in_loop_errors), _ms(idle_errors)
         base = _ms(_decode_bcl_baseline(n))
         a, t, r, re, e, se = _ms(answers), _ms(transfers), _ms(reflect), _ms(react), _ms(errors), _ms(send_errors)
         echo_name = "python-can echo RTT"
@@ -322,6 +326,17 @@ def run(quick: bool) -> list[Result]:
                 3.0,
                 n=il.n,
                 note="same load, no python-can reader threads (as socketcan's add_reader path)",
+            ),
+            Result(
+                "GB/T CCS send-time error, no load, in-loop bus",
+                "ms",
+                idle.median,
+                idle.p99,
+                echo.median,
+                echo_name,
+                3.0,
+                n=idle.n,
+                note="the machine's own timer noise, same run",
             ),
             Result("GB/T BRM transfer (49 B, 1 packet/CTS)", "ms", t.median, t.p99, echo.median, echo_name, n=t.n),
             Result("python-can virtual echo RTT (baseline)", "ms", echo.median, echo.p99, n=echo.n, note="same run"),

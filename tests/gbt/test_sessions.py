@@ -44,11 +44,8 @@ def stages(rig: GbtRig) -> list[Stage]:
     return [v.stage for v in rig.session.stage_log.visits]
 
 
-def test_voltage(rig: GbtRig) -> float:
+def insulation_voltage(rig: GbtRig) -> float:
     return next(e.test_voltage_v for e in rig.events if isinstance(e, InsulationMeasured))
-
-
-test_voltage.__test__ = False  # type: ignore[attr-defined]
 
 
 async def when_charging(rig: GbtRig, after_s: float, action: Callable[[], object]) -> None:
@@ -65,7 +62,7 @@ async def test_full_session_2015_edition() -> None:
     ctx = rig.session.ctx
     assert ctx.protocol_version == "GB/T 27930-2015 V1.1"
     assert ctx.identity["vin"] == "LGXCE4CB0N0000001" and ctx.identity["brm_length"] == "49"
-    assert test_voltage(rig) == 460.0  # the BHM voltage, inside the charger's range
+    assert insulation_voltage(rig) == 460.0  # the BHM voltage, inside the charger's range
     assert rig.plugged.battery.soc_pct >= 80 and rig.plant.meter.energy_wh() > 500
     # CCS every 50 ms on an absolute schedule, the BMS's stop answered with CST (BMS stopped), then CSD
     ccs_times = [f.timestamp_s for f in rig.frames if parse_id(f.arbitration_id).pgn == m.Pgn.CCS]
@@ -89,7 +86,7 @@ async def test_full_session_2011_edition_without_bhm() -> None:
     assert outcome.kind is OutcomeKind.COMPLETED
     assert rig.session.ctx.identity["brm_length"] == "41" and rig.session.ctx.identity["no_bhm"] == "true"
     assert rig.session.ctx.protocol_version == "GB/T 27930-2011 V1.0"
-    assert test_voltage(rig) == GbtSettings().legacy_test_voltage_v
+    assert insulation_voltage(rig) == GbtSettings().legacy_test_voltage_v
     assert not rig.messages("BHM")
     assert_safe_end(rig)
 
@@ -105,7 +102,7 @@ async def test_24v_retry_wakes_a_24v_vehicle() -> None:
     rig = GbtRig(battery={"soc_pct": 79}, protocol={"aux_voltage": 24}, settings=GbtSettings(aux_24v_retry=True))
     outcome = await rig.run()
     assert outcome.kind is OutcomeKind.COMPLETED
-    assert test_voltage(rig) == 460.0  # woke on 24 V and sent BHM
+    assert insulation_voltage(rig) == 460.0  # woke on 24 V and sent BHM
 
 
 async def test_unanswered_wake_up_ends_with_brm_timeout_after_rehandshakes() -> None:
@@ -122,7 +119,7 @@ async def test_bhm_never_sent_falls_back_to_legacy_test_voltage() -> None:
     rig = GbtRig(battery={"soc_pct": 79})
     rig.vehicle.inject("no_bhm")
     outcome = await rig.run()
-    assert outcome.kind is OutcomeKind.COMPLETED and test_voltage(rig) == 500.0
+    assert outcome.kind is OutcomeKind.COMPLETED and insulation_voltage(rig) == 500.0
 
 
 async def test_truncated_brm_times_out() -> None:
