@@ -80,6 +80,8 @@ class Secc:
         configure_shared(self.settings.log_v2g_messages)
         if not self.settings.log_v2g_messages:
             logging.getLogger("iso15118").setLevel(logging.WARNING)
+            # the package reports every closed UDP socket as an error with a traceback: not one for operators
+            logging.getLogger("iso15118.secc.transport.udp_server").setLevel(logging.CRITICAL)
         codec = shared_codec()
         self.handler = SECCHandler(exi_codec=codec, evse_controller=self.controller, config=self.config)
         self._task = asyncio.create_task(self.handler.start(self.iface), name=f"secc-{self.iface}")
