@@ -12,7 +12,7 @@ import pytest
 from evse.protocols.gbt import messages as m
 from evse.protocols.gbt.ids import BMS_ADDRESS, CHARGER_ADDRESS, parse_id
 from evse.protocols.gbt.settings import GbtSettings
-from evse.session.events import InsulationMeasured
+from evse.session.events import InsulationMeasured, LimitsNegotiated, VehicleIdentified
 from evse.session.stages import OutcomeKind, Reason, Stage
 from evse.sim import faults
 from tests.gbt.simrig import GbtRig
@@ -63,6 +63,10 @@ async def test_full_session_2015_edition() -> None:
     assert ctx.protocol_version == "GB/T 27930-2015 V1.1"
     assert ctx.identity["vin"] == "LGXCE4CB0N0000001" and ctx.identity["brm_length"] == "49"
     assert insulation_voltage(rig) == 460.0  # the BHM voltage, inside the charger's range
+    limits = next(e for e in rig.events if isinstance(e, LimitsNegotiated))
+    assert limits.vehicle_max_voltage_v == 459.9 and 0 < limits.vehicle_max_current_a <= 250  # from BCP
+    assert any(isinstance(e, VehicleIdentified) and e.identity["vin"] == "LGXCE4CB0N0000001" for e in rig.events)
+    assert ctx.vehicle.soc_pct is not None and ctx.vehicle.soc_pct >= 79  # BCS keeps the status current
     assert rig.plugged.battery.soc_pct >= 80 and rig.plant.meter.energy_wh() > 500
     # CCS every 50 ms on an absolute schedule, the BMS's stop answered with CST (BMS stopped), then CSD
     ccs_times = [f.timestamp_s for f in rig.frames if parse_id(f.arbitration_id).pgn == m.Pgn.CCS]
@@ -143,7 +147,7 @@ async def test_tp_abort_is_survived_by_the_bms_repeating_brm() -> None:
 async def test_bcl_silence_ends_with_communication_lost() -> None:
     rig = GbtRig()
     task = rig.start()
-    await when_charging(rig, 2.0, lambda: rig.vehicle.inject("bcl_silence"))
+    await when_charging(rig, 2.0, lambda: faults.inject(rig.world, 1, "vehicle.bcl_silence"))
     outcome = await task
     assert outcome.stage is Stage.ENERGY_TRANSFER and outcome.reason is Reason.COMMUNICATION_LOST
     assert outcome.detail == "BCL not received for 1 s"
