@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from evse.can.channel import CanFrame
 from evse.protocols.gbt import messages as m
 from evse.protocols.gbt.actions import Do, End, Identify, Measurements, Op, Output, Pause, Request, StageDone
@@ -295,3 +298,26 @@ def test_cts_carries_local_time_updated_in_place() -> None:
     assert sent(out, "CTS") == [m.Cts(time=dt.datetime(2026, 11, 24, 12, 0, 5))]
     assert sent(core.poll(5.7), "CTS") == [m.Cts(time=dt.datetime(2026, 11, 24, 12, 0, 5))]
     assert sent(core.poll(6.2), "CTS") == [m.Cts(time=dt.datetime(2026, 11, 24, 12, 0, 6))]
+
+
+_PGNS = [p.value for p in Pgn] + [0xEC00, 0xEB00]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    frames=st.lists(
+        st.tuples(st.sampled_from(_PGNS), st.sampled_from([BMS_ADDRESS, 0xB5]), st.binary(max_size=8)), max_size=40
+    ),
+    stage=st.sampled_from([Stage.PARAMETER_NEGOTIATION, Stage.ENERGY_TRANSFER]),
+)
+def test_arbitrary_bms_frames_never_crash_the_core(frames: list[tuple[int, int, bytes]], stage: Stage) -> None:
+    core = to_negotiation()
+    if stage is Stage.ENERGY_TRANSFER:
+        charging(core, 6.0)
+    now = 6.0
+    for pgn, source, data in frames:
+        now += 0.01
+        core.feed(CanFrame(frame_id(pgn, source, CHARGER_ADDRESS, 6), data, True), now)
+        core.poll(now)
+    core.begin(Stage.STOPPING, now + 0.1, Reason.USER_STOP)
+    core.poll(now + 30.0)
