@@ -18,6 +18,7 @@ from evse.protocols.ccs.netns import VethLink
 from evse.protocols.ccs.secc import Secc
 from evse.protocols.ccs.settings import CcsSettings
 from evse.safety.envelope import CableLimits, ChargerLimits, Envelope
+from evse.safety.invariants import InvariantMonitor, InvariantViolation
 from evse.safety.settings import SafetySettings
 from evse.safety.supervisor import Supervisor
 from evse.session.events import Event, EventBus, InsulationMeasured, VehicleIdentified
@@ -106,17 +107,33 @@ async def _run(veth: VethLink, profile_name: str) -> SimRun:
         safety_settings=safety,
         publish=bus.publish,
     )
+    monitor = InvariantMonitor(roles, envelope, supervisor, safety)
+    violations: list[InvariantViolation] = []
+
+    async def watch() -> None:
+        # the safety invariants (evse.safety.invariants) checked every 20 ms through the whole session
+        while True:
+            await asyncio.sleep(0.02)
+            try:
+                monitor.check(asyncio.get_running_loop().time(), None if session.done.is_set() else session.ctx)
+                monitor.check_record(session.ctx.record)
+            except InvariantViolation as violation:
+                violations.append(violation)
+
     car = asyncio.ensure_future(vehicle.run())  # type: ignore[attr-defined]
+    watchdog = asyncio.ensure_future(watch())
     session.authorize("TAG")
     try:
         async with asyncio.timeout(45):
             outcome = await session.run()
     finally:
+        watchdog.cancel()
         vehicle.stop()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await car
         await secc.stop()
         world.close()
+    assert violations == [], violations[0]
     return SimRun(outcome, plugged.battery.soc_pct, events, adapter, profile)
 
 
