@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evse.can.channel import CanFrame
+from evse.can.channel import CanFrame, InLoopBus
+from evse.hardware.registry import DriverError
 from evse.protocols.gbt import messages as m
 from evse.protocols.gbt.actions import Do, End, Identify, Measurements, Op, Output, Pause, Request, StageDone
+from evse.protocols.gbt.adapter import GbtAdapter, connector_adapters
 from evse.protocols.gbt.codec import decode, encode
 from evse.protocols.gbt.core import GbtCore
 from evse.protocols.gbt.ids import BMS_ADDRESS, CHARGER_ADDRESS, Pgn, frame_id, parse_id
@@ -289,8 +295,6 @@ def test_bsm_fault_code_and_permit() -> None:
 
 
 def test_cts_carries_local_time_updated_in_place() -> None:
-    import datetime as dt
-
     core = to_negotiation()
     core.calendar = lambda t: dt.datetime(2026, 11, 24, 12, 0, 0) + dt.timedelta(seconds=t)
     tp_send(core, BRM, 5.1)
@@ -321,3 +325,14 @@ def test_arbitrary_bms_frames_never_crash_the_core(frames: list[tuple[int, int, 
         core.poll(now)
     core.begin(Stage.STOPPING, now + 0.1, Reason.USER_STOP)
     core.poll(now + 30.0)
+
+
+def test_station_factory_makes_a_fresh_adapter_per_session() -> None:
+    settings = GbtSettings(bhm_timeout_s=7.0)
+    context = SimpleNamespace(roles=SimpleNamespace(can=InLoopBus().attach()), config=SimpleNamespace(gbt=settings))
+    connector = connector_adapters(context)
+    first, second = connector.new_adapter(), connector.new_adapter()
+    assert isinstance(first, GbtAdapter) and first is not second and first.settings is settings
+    no_link = SimpleNamespace(roles=SimpleNamespace(can=None), connector=SimpleNamespace(id=3))
+    with pytest.raises(DriverError, match="connector 3: GB/T needs a CAN vehicle link"):
+        connector_adapters(no_link)

@@ -269,3 +269,27 @@ class GbtAdapter:
         for task in list(self._ops):
             task.cancel()
         self._ops.clear()
+
+
+class _GbtConnector:
+    """One GB/T connector as the station holds it: a fresh adapter per session on the connector's CAN link."""
+
+    def __init__(self, channel: CanChannel, settings: GbtSettings) -> None:
+        self.channel = channel
+        self.settings = settings
+
+    def new_adapter(self) -> GbtAdapter:
+        return GbtAdapter(self.channel, self.settings)
+
+
+def connector_adapters(context: Any) -> _GbtConnector:
+    """The station's factory for a GB/T connector (`evse.station.build`: `context.roles.can` is the vehicle link,
+    `context.config.gbt` the settings)."""
+    from evse.hardware.registry import DriverError
+
+    channel = context.roles.can
+    if channel is None:
+        raise DriverError(
+            f"connector {context.connector.id}: GB/T needs a CAN vehicle link; set vehicle_link in its configuration"
+        )
+    return _GbtConnector(channel, context.config.gbt)
