@@ -83,9 +83,8 @@ class ChademoSettings(Settings, frozen=True):
     ] = 1.0
     d2_to_d1_delay_s: Annotated[float, setting("d2 off to d1 off (step 15: at least 500 ms)", "s", ge=0.5)] = 0.5
     safe_voltage_v: Annotated[
-        float, setting("Output voltage below which the connector may unlock (step 16)", "V", gt=0)
+        float, setting("Output and inlet voltage below which the connector may unlock (step 16)", "V", gt=0)
     ] = 10.0
     safe_voltage_timeout_s: Annotated[
         float, setting("Wait for the output to fall below safe_voltage_v after discharge", "s", gt=0)
     ] = 5.0
-
