@@ -10,7 +10,7 @@ from typing import Any
 
 from evse.can.channel import CanError, InLoopBus
 from evse.hardware.drivers.params import convert
-from evse.hardware.drivers.settings import InfyPowerSettings
+from evse.hardware.drivers.settings import BenderIsoChaSettings, InfyPowerSettings
 from evse.hardware.registry import DriverContext, DriverError, register
 
 #: the python-can-free interface name of a module bus inside the simulation (an `InLoopBus` in `context.shared`)
@@ -53,4 +53,17 @@ def _infypower(params: dict[str, Any], context: DriverContext) -> Any:
     return group
 
 
+def _bender_isocha(params: dict[str, Any], context: DriverContext) -> Any:
+    settings = convert(params, BenderIsoChaSettings, "bender_isocha", context)
+    try:
+        from evse.hardware.drivers.bender.imd import BenderIsoChaImd
+    except ModuleNotFoundError as exc:
+        raise DriverError(
+            f"connector {context.connector_id}: the bender_isocha driver needs pymodbus ({exc}); "
+            f"install it with `pip install 'evse[hardware]'`"
+        ) from exc
+    return BenderIsoChaImd(settings)
+
+
 register("power", "infypower", _infypower)
+register("imd", "bender_isocha", _bender_isocha)

@@ -36,3 +36,28 @@ class InfyPowerSettings(Settings, frozen=True):
     silent_timeout_s: Annotated[
         float, setting("A module that has not answered for this long is a fault (module_communication_lost)", "s", gt=0)
     ] = 1.0
+
+
+class BenderIsoChaSettings(Settings, frozen=True):
+    """Bender isoCHA425HV insulation monitor on Modbus RTU over RS-485 (`insulation_monitor` role, driver
+    `bender_isocha`)."""
+
+    port: Annotated[str, setting("Serial port of the RS-485 adapter, e.g. `/dev/ttyUSB0`", min_length=1)] = (
+        "/dev/ttyUSB0"
+    )
+    address: Annotated[int, setting("Modbus address of the device (factory setting 3)", ge=1, le=247)] = 3
+    baudrate: Annotated[int, setting("Serial speed (factory setting 19200, 8E1)", "bit/s", gt=0)] = 19200
+    parity: Annotated[str, setting("Serial parity: `E`, `O` or `N` (factory setting `E`)", pattern="^[EON]$")] = "E"
+    poll_interval_s: Annotated[
+        float, setting("Period of the measurement reads (the device updates ~1 Hz)", "s", gt=0)
+    ] = 0.5
+    response_timeout_s: Annotated[float, setting("Wait for one Modbus reply", "s", gt=0)] = 0.3
+    failed_polls_for_fault: Annotated[
+        int, setting("Consecutive failed reads (no answer, CRC error) that make a device fault", ge=1)
+    ] = 3
+    self_test_timeout_s: Annotated[float, setting("A self-test not finished after this long has failed", "s", gt=0)] = (
+        30.0
+    )
+    disable_on_stop: Annotated[
+        bool, setting("Switch the device's measurement off on stop() (register 3026), on again on start()")
+    ] = True

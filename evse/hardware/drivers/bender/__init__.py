@@ -1,0 +1,1 @@
+"""Bender isoCHA425HV insulation monitor over Modbus RTU."""
