@@ -12,7 +12,18 @@ from hypothesis import strategies as st
 from evse.can.channel import CanFrame, InLoopBus
 from evse.hardware.registry import DriverError
 from evse.protocols.gbt import messages as m
-from evse.protocols.gbt.actions import Do, End, Identify, Measurements, Op, Output, Pause, Request, StageDone
+from evse.protocols.gbt.actions import (
+    Do,
+    End,
+    Identify,
+    Measurements,
+    Op,
+    Output,
+    Pause,
+    Request,
+    SetLine,
+    StageDone,
+)
 from evse.protocols.gbt.adapter import GbtAdapter, connector_adapters
 from evse.protocols.gbt.codec import decode, encode
 from evse.protocols.gbt.core import GbtCore
@@ -336,3 +347,27 @@ def test_station_factory_makes_a_fresh_adapter_per_session() -> None:
     no_link = SimpleNamespace(roles=SimpleNamespace(can=None), connector=SimpleNamespace(id=3))
     with pytest.raises(DriverError, match="connector 3: GB/T needs a CAN vehicle link"):
         connector_adapters(no_link)
+
+
+def test_late_bst_during_unlock_does_not_disturb_it() -> None:
+    core = to_negotiation()
+    charging(core, 6.0)
+    core.begin(Stage.STOPPING, 7.0, Reason.USER_STOP)
+    core.feed(bms(m.Bst(charger_stopped=1)), 7.1)
+    core.feed(
+        bms(
+            m.Bsd(
+                soc_pct=60, min_cell_voltage_v=3.3, max_cell_voltage_v=3.4, min_temperature_c=20, max_temperature_c=25
+            )
+        ),
+        7.2,
+    )
+    core.done(Op.OPEN_CONTACTORS, 7.5)
+    assert done(core.poll(8.3), Stage.STOPPING)
+    core.begin(Stage.UNLOCK, 8.3)
+    assert ended(core.feed(bms(m.Bst(soc_target_reached=1)), 8.4)) is None
+    core.observe(Measurements(output_voltage_v=20.0, inlet_voltage_v=70.0))  # the cable still bleeding
+    assert core.done(Op.DISCHARGE, 8.5).actions == []
+    core.observe(Measurements(output_voltage_v=20.0, inlet_voltage_v=50.0))
+    out = core.poll(8.6)
+    assert Do(Op.UNLOCK) in out.actions and SetLine("aux_12v", False) in out.actions

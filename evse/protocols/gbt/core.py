@@ -101,6 +101,7 @@ class GbtCore:
         self.aux_line = LINE_AUX_12V
         self.ignored_frames = 0
         self.bad_frames = 0
+        self._untrusted_noted: set[tuple[int, tuple[str, ...]]] = set()
         # stop phase
         self.cst_started = False
         self.bst: m.Bst | None = None
@@ -398,7 +399,9 @@ class GbtCore:
             self.bad_frames += 1
             out.actions.append(Note(f"undecodable frame: {exc}"))
             return
-        if message.invalid:
+        if message.invalid and (message.PGN, message.invalid) not in self._untrusted_noted:
+            # once per message and set of fields: a BMS that always sends "not available" must not flood the log
+            self._untrusted_noted.add((message.PGN, message.invalid))
             out.actions.append(Note(f"{message.PGN.name}: out of range, not trusted: {', '.join(message.invalid)}"))
         match message:
             case m.Bhm():
@@ -451,6 +454,8 @@ class GbtCore:
             self.bst = bst
         if not self.cst_started:
             self._start_cst(m.Cst(bms_stopped=m.STATUS_SET), now, out)
+        if self.stage is Stage.UNLOCK or self.phase is Phase.ENDED:
+            return  # the session is already ending: a (late, repeated) BST changes nothing
         if self.stage is Stage.STOPPING:
             self.disarm("bst")
             if "bsd" not in self.timers and self.bsd is None:
