@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,7 @@ from evse.session.hardware import ConnectorRoles
 from evse.session.session import Session
 from evse.session.settings import SessionSettings
 from evse.session.stages import Outcome, OutcomeKind, Reason, Stage
+from evse.sim.faults import inject
 from evse.sim.interfaces import VehicleProfile
 from evse.sim.profile import load_profile, make_battery, with_overrides
 from evse.sim.vehicles import create_vehicle
@@ -39,6 +41,14 @@ SMALL_PACK = {"cells_parallel": 1, "cell_capacity_ah": 4.0, "soc_pct": 79.6}
 
 
 PROFILES = ["ccs-400v-77kwh", "ccs-800v-77kwh"]
+#: run name → (profile, injected sim fault or None)
+RUNS: dict[str, tuple[str, tuple[str, dict[str, Any]] | None]] = {
+    **{name: (name, None) for name in PROFILES},
+    "cable-insulation-fault": (
+        "ccs-400v-77kwh",
+        ("insulation_degradation", {"resistance_ohm": 40_000.0, "location": "cable"}),
+    ),
+}
 
 
 @dataclass
@@ -55,12 +65,12 @@ def sim_runs(netns_ok: None) -> dict[str, SimRun | BaseException]:
     """Both profile cars, side by side on their own veth pairs (a fresh event loop; real time)."""
 
     async def all_runs() -> dict[str, SimRun | BaseException]:
-        links = [VethLink.create(f"ccsim{os.getpid() % 1000}{i}") for i in range(len(PROFILES))]
+        links = [VethLink.create(f"ccsim{os.getpid() % 1000}{i}") for i in range(len(RUNS))]
         try:
             results = await asyncio.gather(
-                *(_run(link, name) for link, name in zip(links, PROFILES, strict=True)), return_exceptions=True
+                *(_run(link, *spec) for link, spec in zip(links, RUNS.values(), strict=True)), return_exceptions=True
             )
-            return dict(zip(PROFILES, results, strict=True))
+            return dict(zip(RUNS, results, strict=True))
         finally:
             for link in links:
                 link.close()
@@ -68,9 +78,11 @@ def sim_runs(netns_ok: None) -> dict[str, SimRun | BaseException]:
     return asyncio.run(all_runs())
 
 
-async def _run(veth: VethLink, profile_name: str) -> SimRun:
+async def _run(veth: VethLink, profile_name: str, fault: tuple[str, dict[str, Any]] | None) -> SimRun:
     world = SimWorld(seed=1)
     plant = world.plant(1)
+    if fault is not None:
+        inject(world, 1, *fault)
     roles = ConnectorRoles(
         power=plant.power,
         contactors=plant.contactors,
@@ -88,7 +100,8 @@ async def _run(veth: VethLink, profile_name: str) -> SimRun:
     envelope = Envelope(CHARGER, CableLimits(200, 60, 90))
     supervisor = Supervisor(1, roles, envelope, safety, bus.publish)
     supervisor.attach()
-    settings = CcsSettings()
+    # the EXI codec's JVM shares two cores with the rest of the suite: a lenient silence limit for the test
+    settings = CcsSettings(current_demand_silence_s=3.0)
     bridge = SeccBridge(settings)
     secc = Secc(settings, veth.secc_iface, bridge)
     await secc.start()
@@ -161,3 +174,19 @@ def test_profile_car_charges_to_its_target_through_the_real_session(
     )
     assert insulation and insulation[-1].passed and insulation[-1].test_voltage_v == pytest.approx(expected_test_v)
     assert adapter.link is not None and adapter.link.reached(Phase.SESSION_STOP)
+
+
+def test_cable_insulation_fault_fails_cable_check_with_the_real_imd(
+    sim_runs: dict[str, SimRun | BaseException],
+) -> None:
+    run = sim_runs["cable-insulation-fault"]
+    if isinstance(run, BaseException):
+        raise run
+    assert (run.outcome.kind, run.outcome.stage, run.outcome.reason) == (
+        OutcomeKind.FAILED,
+        Stage.INSULATION_TEST,
+        Reason.INSULATION_FAULT,
+    ), run.outcome.summary()
+    measured = [e for e in run.events if isinstance(e, InsulationMeasured)]
+    assert measured and not measured[-1].passed
+    assert run.adapter.link is not None and not run.adapter.link.reached(Phase.PRE_CHARGE)
