@@ -56,3 +56,34 @@ def test_secc_offers_din_and_iso2_with_eim_only() -> None:
     assert config.supported_auth_options == [AuthEnum.EIM]
     with pytest.raises(ValueError, match="ISO_15118_20_DC"):
         secc_config(CcsSettings(protocols=["ISO_15118_20_DC"]), "veth0")
+
+
+async def test_bridge_status_follows_the_supervisor_and_the_insulation_test() -> None:
+    from iso15118.shared.messages.datatypes import DCEVSEStatusCode, EVSENotification
+    from iso15118.shared.messages.enums import IsolationLevel
+
+    from evse.protocols.ccs.bridge import SeccBridge
+    from evse.protocols.ccs.link import InsulationState, V2gLink
+    from tests.ccs.fakes import FakeBattery, FakeContext, FakePlant
+
+    bridge = SeccBridge(CcsSettings())
+    ctx = FakeContext(FakePlant(FakeBattery(2.0, 50.0, 320, 400, 100)))
+    link = V2gLink(ctx)
+    bridge.bind(link)
+    status = await bridge.get_dc_evse_status()
+    assert (status.evse_status_code, status.evse_isolation_status) == (
+        DCEVSEStatusCode.EVSE_READY,
+        IsolationLevel.INVALID,
+    )
+    link.insulation = InsulationState.RUNNING
+    status = await bridge.get_dc_evse_status()
+    assert status.evse_status_code is DCEVSEStatusCode.EVSE_ISOLATION_MONITORING_ACTIVE
+    link.insulation = InsulationState.VALID
+    link.evse_stopping = True
+    status = await bridge.get_dc_evse_status()
+    assert status.evse_status_code is DCEVSEStatusCode.EVSE_SHUTDOWN
+    assert status.evse_notification is EVSENotification.STOP_CHARGING
+    assert status.evse_isolation_status is IsolationLevel.VALID
+    ctx.tripped = True  # type: ignore[attr-defined]
+    status = await bridge.get_dc_evse_status()
+    assert status.evse_status_code is DCEVSEStatusCode.EVSE_EMERGENCY_SHUTDOWN

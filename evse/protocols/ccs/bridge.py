@@ -364,8 +364,10 @@ class SeccBridge(EVSEControllerInterface):
                 evse_isolation_status=IsolationLevel.INVALID,
                 evse_status_code=DCEVSEStatusCode.EVSE_NOT_READY,
             )
-        stopping = link.evse_stopping or link.failed or link.emergency
-        if link.emergency:
+        # the supervisor's trip is visible at once, before the session reaches its stopping stage
+        emergency = link.emergency or bool(getattr(link.ctx, "tripped", False))
+        stopping = link.evse_stopping or link.failed or emergency
+        if emergency:
             code = DCEVSEStatusCode.EVSE_EMERGENCY_SHUTDOWN
         elif stopping:
             code = DCEVSEStatusCode.EVSE_SHUTDOWN
