@@ -43,7 +43,7 @@ class CcsSettings(Settings, frozen=True):
         setting(
             "No CurrentDemandReq for this long while charging = communication lost (EVCC cycle ≤ 250 ms)", "s", gt=0
         ),
-    ] = 1.5
+    ] = 2.0
     precharge_tolerance_v: Annotated[
         float, setting("Pre-charge is matched when the output is within this of the EV's target", "V", gt=0)
     ] = 10.0
