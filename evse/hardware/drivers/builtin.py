@@ -10,7 +10,7 @@ from typing import Any
 
 from evse.can.channel import CanError, InLoopBus
 from evse.hardware.drivers.params import convert
-from evse.hardware.drivers.settings import BenderIsoChaSettings, InfyPowerSettings
+from evse.hardware.drivers.settings import BenderIsoChaSettings, InfyPowerSettings, ModbusMeterSettings
 from evse.hardware.registry import DriverContext, DriverError, register
 
 #: the python-can-free interface name of a module bus inside the simulation (an `InLoopBus` in `context.shared`)
@@ -65,5 +65,18 @@ def _bender_isocha(params: dict[str, Any], context: DriverContext) -> Any:
     return BenderIsoChaImd(settings)
 
 
+def _modbus_meter(params: dict[str, Any], context: DriverContext) -> Any:
+    settings = convert(params, ModbusMeterSettings, "modbus_meter", context)
+    try:
+        from evse.hardware.drivers.meter.modbus import ModbusMeter
+    except ModuleNotFoundError as exc:
+        raise DriverError(
+            f"connector {context.connector_id}: the modbus_meter driver needs pymodbus ({exc}); "
+            f"install it with `pip install 'evse[hardware]'`"
+        ) from exc
+    return ModbusMeter(settings)
+
+
 register("power", "infypower", _infypower)
+register("meter", "modbus_meter", _modbus_meter)
 register("imd", "bender_isocha", _bender_isocha)

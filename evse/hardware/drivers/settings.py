@@ -6,7 +6,9 @@ typo or an out-of-range value is a one-sentence configuration error naming the k
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
+
+import msgspec
 
 from evse.config.meta import Settings, setting
 
@@ -61,3 +63,52 @@ class BenderIsoChaSettings(Settings, frozen=True):
     disable_on_stop: Annotated[
         bool, setting("Switch the device's measurement off on stop() (register 3026), on again on start()")
     ] = True
+
+
+class MeterRegister(Settings, frozen=True):
+    """Where one value of a Modbus meter lives and how it is encoded."""
+
+    address: Annotated[int, setting("Register address (0-based, as on the wire)", ge=0, le=65535)]
+    type: Annotated[
+        Literal["u16", "s16", "u32", "s32", "u64", "s64", "f32", "f64"], setting("Encoding of the value")
+    ] = "f32"
+    scale: Annotated[float, setting("Multiplier from the raw value to the unit of the value (e.g. 0.001 for mWh)")] = (
+        1.0
+    )
+    word_order: Annotated[
+        Literal["big", "little"], setting("`big` = most significant register first (Modbus convention)")
+    ] = "big"
+    function: Annotated[Literal["holding", "input"], setting("Read with function 3 (holding) or 4 (input)")] = "holding"
+
+
+def _register(address: int) -> MeterRegister:
+    return MeterRegister(address=address)
+
+
+class ModbusMeterSettings(Settings, frozen=True):
+    """A DC energy meter on Modbus TCP or RTU with a configurable register map (`meter` role, driver
+    `modbus_meter`). The default map is a placeholder: take the addresses from the meter's manual."""
+
+    transport: Annotated[Literal["tcp", "rtu"], setting("Modbus TCP (Ethernet) or RTU (RS-485)")] = "tcp"
+    host: Annotated[str, setting("Meter address for Modbus TCP")] = "192.168.1.20"
+    tcp_port: Annotated[int, setting("TCP port for Modbus TCP", ge=1, le=65535)] = 502
+    port: Annotated[str, setting("Serial port for Modbus RTU, e.g. `/dev/ttyUSB1`")] = "/dev/ttyUSB1"
+    baudrate: Annotated[int, setting("Serial speed for Modbus RTU", "bit/s", gt=0)] = 9600
+    parity: Annotated[str, setting("Serial parity for Modbus RTU: `E`, `O` or `N`", pattern="^[EON]$")] = "N"
+    unit: Annotated[int, setting("Modbus unit (device) id", ge=0, le=247)] = 1
+    energy_wh: Annotated[MeterRegister, setting("Imported energy register; scaled to Wh")] = msgspec.field(
+        default_factory=lambda: _register(0)
+    )
+    voltage_v: Annotated[MeterRegister, setting("DC voltage register; scaled to V")] = msgspec.field(
+        default_factory=lambda: _register(2)
+    )
+    current_a: Annotated[MeterRegister, setting("DC current register; scaled to A")] = msgspec.field(
+        default_factory=lambda: _register(4)
+    )
+    ocmf_address: Annotated[
+        int, setting("First register of the signed OCMF record (ASCII, 2 characters per register); -1 = none", ge=-1)
+    ] = -1
+    ocmf_registers: Annotated[int, setting("Length of the OCMF record area in registers", ge=0, le=2000)] = 0
+    poll_interval_s: Annotated[float, setting("Period of the reads", "s", gt=0)] = 1.0
+    response_timeout_s: Annotated[float, setting("Wait for one Modbus reply", "s", gt=0)] = 0.5
+    failed_polls_for_fault: Annotated[int, setting("Failed reads in a row that make a meter fault", ge=1)] = 3

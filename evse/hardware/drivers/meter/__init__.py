@@ -1,0 +1,1 @@
+"""DC energy meters on Modbus with a configurable register map."""
