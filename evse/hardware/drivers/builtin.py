@@ -10,7 +10,15 @@ from typing import Any
 
 from evse.can.channel import CanError, InLoopBus
 from evse.hardware.drivers.params import convert
-from evse.hardware.drivers.settings import BenderIsoChaSettings, InfyPowerSettings, ModbusMeterSettings
+from evse.hardware.drivers.settings import (
+    BenderIsoChaSettings,
+    GpioContactorsSettings,
+    GpioEmergencyStopSettings,
+    GpioLockSettings,
+    GpioVehicleLinesSettings,
+    InfyPowerSettings,
+    ModbusMeterSettings,
+)
 from evse.hardware.registry import DriverContext, DriverError, register
 
 #: the python-can-free interface name of a module bus inside the simulation (an `InLoopBus` in `context.shared`)
@@ -77,6 +85,77 @@ def _modbus_meter(params: dict[str, Any], context: DriverContext) -> Any:
     return ModbusMeter(settings)
 
 
+def _gpio_lines(chip: str, outputs: dict[int, bool], inputs: dict[int, bool], context: DriverContext) -> Any:
+    try:
+        from evse.hardware.drivers.board.lineio import GpiodLines
+
+        return GpiodLines(chip, outputs, inputs, consumer=f"evse-connector-{context.connector_id}")
+    except ModuleNotFoundError as exc:
+        raise DriverError(
+            f"connector {context.connector_id}: the gpio drivers need the libgpiod bindings ({exc}); "
+            f"install them with `pip install 'evse[hardware]'`"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise DriverError(
+            f"connector {context.connector_id}: GPIO lines {sorted({*outputs, *inputs})} on {chip} cannot be "
+            f"requested ({exc}); check the chip path, the line numbers and that no other program holds them"
+        ) from exc
+
+
+def _adc(path: str, divider: float, context: DriverContext) -> Any:
+    from evse.hardware.drivers.board.iio import IioError, IioVoltage
+
+    try:
+        return IioVoltage(path, divider)
+    except IioError as exc:
+        raise DriverError(f"connector {context.connector_id}: {exc}") from exc
+
+
+def _gpio_contactors(params: dict[str, Any], context: DriverContext) -> Any:
+    from evse.hardware.drivers.board.gpio import GpioContactors
+
+    s = convert(params, GpioContactorsSettings, "gpio", context)
+    if not s.close_lines or not s.feedback_lines or not s.vehicle_voltage_adc:
+        raise DriverError(
+            f"connector {context.connector_id}: the gpio contactors need close_lines, feedback_lines (mirror "
+            f"contacts) and vehicle_voltage_adc (the vehicle-side voltage sense); add them to the params"
+        )
+    adc = _adc(s.vehicle_voltage_adc, s.vehicle_voltage_divider, context)
+    io = _gpio_lines(
+        s.chip, dict.fromkeys(s.close_lines, False), dict.fromkeys(s.feedback_lines, s.feedback_active_low), context
+    )
+    return GpioContactors(io, s, adc)
+
+
+def _gpio_lock(params: dict[str, Any], context: DriverContext) -> Any:
+    from evse.hardware.drivers.board.gpio import GpioLock
+
+    s = convert(params, GpioLockSettings, "gpio", context)
+    io = _gpio_lines(s.chip, {s.line: False}, {s.feedback_line: s.feedback_active_low}, context)
+    return GpioLock(io, s)
+
+
+def _gpio_estop(params: dict[str, Any], context: DriverContext) -> Any:
+    from evse.hardware.drivers.board.gpio import GpioEmergencyStop
+
+    s = convert(params, GpioEmergencyStopSettings, "gpio", context)
+    return GpioEmergencyStop(_gpio_lines(s.chip, {}, {s.line: s.active_low}, context), s)
+
+
+def _gpio_vehicle_lines(params: dict[str, Any], context: DriverContext) -> Any:
+    from evse.hardware.drivers.board.gpio import INPUT_LINES, OUTPUT_LINES, GpioVehicleLines
+
+    s = convert(params, GpioVehicleLinesSettings, "gpio", context)
+    outputs = {getattr(s, n): False for n in OUTPUT_LINES if getattr(s, n) >= 0}
+    inputs = {getattr(s, n): s.inputs_active_low for n in INPUT_LINES if getattr(s, n) >= 0}
+    cc1 = _adc(s.cc1_adc, s.cc1_divider, context) if s.cc1_adc else None
+    return GpioVehicleLines(_gpio_lines(s.chip, outputs, inputs, context), s, cc1)
+
+
 register("power", "infypower", _infypower)
+register("contactors", "gpio", _gpio_contactors)
+register("lock", "gpio", _gpio_lock)
+register("estop", "gpio", _gpio_estop)
+register("lines", "gpio", _gpio_vehicle_lines)
 register("meter", "modbus_meter", _modbus_meter)
 register("imd", "bender_isocha", _bender_isocha)

@@ -112,3 +112,65 @@ class ModbusMeterSettings(Settings, frozen=True):
     poll_interval_s: Annotated[float, setting("Period of the reads", "s", gt=0)] = 1.0
     response_timeout_s: Annotated[float, setting("Wait for one Modbus reply", "s", gt=0)] = 0.5
     failed_polls_for_fault: Annotated[int, setting("Failed reads in a row that make a meter fault", ge=1)] = 3
+
+
+class GpioContactorsSettings(Settings, frozen=True):
+    """Output contactors on GPIO lines with mirror contacts, and the vehicle-side voltage on an IIO ADC channel
+    (`contactors` role, driver `gpio`)."""
+
+    chip: Annotated[str, setting("GPIO character device, e.g. `/dev/gpiochip0`", min_length=1)] = "/dev/gpiochip0"
+    close_lines: Annotated[tuple[int, ...], setting("Output lines driving the contactor coils (DC+, DC−)")] = ()
+    feedback_lines: Annotated[tuple[int, ...], setting("Input lines of the mirror contacts, one per contactor")] = ()
+    feedback_active_low: Annotated[bool, setting("Mirror contacts read low when the contactor is closed")] = False
+    vehicle_voltage_adc: Annotated[
+        str,
+        setting(
+            "IIO raw file of the vehicle-side voltage sense, e.g. `/sys/bus/iio/devices/iio:device0/in_voltage1_raw`"
+        ),
+    ] = ""
+    vehicle_voltage_divider: Annotated[float, setting("Ratio of the voltage divider in front of the ADC", gt=0)] = 1.0
+    feedback_timeout_s: Annotated[
+        float, setting("Mirror contacts must follow a command within this time, else a hardware fault", "s", gt=0)
+    ] = 0.2
+    poll_interval_s: Annotated[float, setting("Period of the input reads", "s", gt=0)] = 0.01
+
+
+class GpioLockSettings(Settings, frozen=True):
+    """Connector lock actuator on a GPIO line with a feedback switch (`lock` role, driver `gpio`)."""
+
+    chip: Annotated[str, setting("GPIO character device", min_length=1)] = "/dev/gpiochip0"
+    line: Annotated[int, setting("Output line: active = lock", ge=0)] = 0
+    feedback_line: Annotated[int, setting("Input line of the lock feedback switch: active = locked", ge=0)] = 1
+    feedback_active_low: Annotated[bool, setting("The feedback switch reads low when locked")] = False
+    feedback_timeout_s: Annotated[
+        float, setting("The feedback must follow a lock/unlock command within this time, else a fault", "s", gt=0)
+    ] = 1.0
+    poll_interval_s: Annotated[float, setting("Period of the feedback reads", "s", gt=0)] = 0.05
+
+
+class GpioEmergencyStopSettings(Settings, frozen=True):
+    """Emergency stop button on a GPIO input (`emergency_stop` role, driver `gpio`)."""
+
+    chip: Annotated[str, setting("GPIO character device", min_length=1)] = "/dev/gpiochip0"
+    line: Annotated[int, setting("Input line of the e-stop contact", ge=0)] = 0
+    active_low: Annotated[
+        bool, setting("Pressed when the line reads low (a normally-closed contact: a broken wire reads pressed)")
+    ] = True
+    poll_interval_s: Annotated[float, setting("Period of the input reads", "s", gt=0)] = 0.01
+
+
+class GpioVehicleLinesSettings(Settings, frozen=True):
+    """CHAdeMO / GB/T auxiliary lines on GPIO and CC1 on an IIO ADC channel (`lines` role, driver `gpio`).
+    A line number of -1 means the line is not wired."""
+
+    chip: Annotated[str, setting("GPIO character device", min_length=1)] = "/dev/gpiochip0"
+    d1: Annotated[int, setting("CHAdeMO d1 output (charger start signal 1)", ge=-1)] = -1
+    d2: Annotated[int, setting("CHAdeMO d2 output (charger start signal 2)", ge=-1)] = -1
+    aux_12v: Annotated[int, setting("GB/T 12 V auxiliary supply output", ge=-1)] = -1
+    aux_24v: Annotated[int, setting("GB/T 24 V auxiliary supply output", ge=-1)] = -1
+    k: Annotated[int, setting("CHAdeMO k input (vehicle charge permission)", ge=-1)] = -1
+    connected: Annotated[int, setting("CHAdeMO connection-check input", ge=-1)] = -1
+    inputs_active_low: Annotated[bool, setting("The k / connected inputs read low when active (opto-couplers)")] = False
+    cc1_adc: Annotated[str, setting("IIO raw file of the GB/T CC1 detection point 1 voltage; empty = not wired")] = ""
+    cc1_divider: Annotated[float, setting("Ratio of the voltage divider in front of the CC1 ADC", gt=0)] = 1.0
+    poll_interval_s: Annotated[float, setting("Period of the input reads", "s", gt=0)] = 0.01
