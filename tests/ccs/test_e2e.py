@@ -97,13 +97,25 @@ SCENARIOS: dict[str, Callable[[VethLink], Awaitable[Run]]] = {
         link, "iso-2", soc_pct=50.0, stop_at=Stage.ENERGY_TRANSFER, stop_after_s=1.5, stop_reason=Reason.CSMS_STOP
     ),
     **{f"insulation-{p}": partial(ccs_session, protocol=p, ctx_kwargs={"insulation_ohm": 50_000}) for p in PROTOCOLS},
-    "precharge-din": lambda link: ccs_session(
-        link, "din", ctx_kwargs={"reachable_v": 200.0, "precharge_timeout_s": 1.5}
-    ),
-    "silence-iso-2": lambda link: ccs_session(link, "iso-2", soc_pct=50.0, faults=CcsVehicleFaults(silent_after_s=1.0)),
-    "overvoltage-din": lambda link: ccs_session(
-        link, "din", soc_pct=50.0, faults=CcsVehicleFaults(overvoltage_after_s=0.5, overvoltage_request_v=150)
-    ),
+    **{
+        f"precharge-{p}": partial(
+            ccs_session, protocol=p, ctx_kwargs={"reachable_v": 200.0, "precharge_timeout_s": 1.5}
+        )
+        for p in PROTOCOLS
+    },
+    **{
+        f"silence-{p}": partial(ccs_session, protocol=p, soc_pct=50.0, faults=CcsVehicleFaults(silent_after_s=1.0))
+        for p in PROTOCOLS
+    },
+    **{
+        f"overvoltage-{p}": partial(
+            ccs_session,
+            protocol=p,
+            soc_pct=50.0,
+            faults=CcsVehicleFaults(overvoltage_after_s=0.5, overvoltage_request_v=150),
+        )
+        for p in PROTOCOLS
+    },
 }
 
 
@@ -198,8 +210,9 @@ def test_insulation_fault_in_cable_check(runs: dict[str, Run | BaseException], p
     assert "close_contactors" not in run.ctx.calls and run.ctx.energy_wh == 0
 
 
-def test_precharge_never_converges(runs: dict[str, Run | BaseException]) -> None:
-    run = result(runs, "precharge-din")
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_precharge_never_converges(runs: dict[str, Run | BaseException], protocol: str) -> None:
+    run = result(runs, f"precharge-{protocol}")
     outcome = run.result.outcome
     assert (outcome.kind, outcome.stage, outcome.reason) == (
         OutcomeKind.FAILED,
@@ -209,8 +222,9 @@ def test_precharge_never_converges(runs: dict[str, Run | BaseException]) -> None
     assert "close_contactors" not in run.ctx.calls
 
 
-def test_ev_silence_mid_current_demand(runs: dict[str, Run | BaseException]) -> None:
-    run = result(runs, "silence-iso-2")
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_ev_silence_mid_current_demand(runs: dict[str, Run | BaseException], protocol: str) -> None:
+    run = result(runs, f"silence-{protocol}")
     outcome = run.result.outcome
     assert (outcome.kind, outcome.stage, outcome.reason) == (
         OutcomeKind.FAILED,
@@ -220,8 +234,9 @@ def test_ev_silence_mid_current_demand(runs: dict[str, Run | BaseException]) -> 
     assert not run.ctx.contactors_closed
 
 
-def test_overvoltage_request_is_refused(runs: dict[str, Run | BaseException]) -> None:
-    run = result(runs, "overvoltage-din")
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_overvoltage_request_is_refused(runs: dict[str, Run | BaseException], protocol: str) -> None:
+    run = result(runs, f"overvoltage-{protocol}")
     outcome = run.result.outcome
     assert (outcome.kind, outcome.stage, outcome.reason) == (
         OutcomeKind.FAILED,
