@@ -21,8 +21,10 @@ from evse.hardware.drivers.settings import (
 )
 from evse.hardware.registry import DriverContext, DriverError, register
 
-#: the python-can-free interface name of a module bus inside the simulation (an `InLoopBus` in `context.shared`)
+#: the python-can-free interface name of a module bus inside one process (an `InLoopBus` in `context.shared`)
 INLOOP = "inloop"
+#: an in-loop module bus whose modules are emulators driving the connector's simulated plant
+SIM = "sim"
 
 
 def inloop_bus(context: DriverContext, channel: str) -> InLoopBus:
@@ -38,7 +40,7 @@ def _module_bus(settings: InfyPowerSettings, context: DriverContext) -> Any:
     key = f"infypower.bus:{settings.interface}:{settings.channel}"
     bus = context.shared.get(key)
     if bus is None:
-        if settings.interface == INLOOP:
+        if settings.interface in (INLOOP, SIM):
             channel: Any = inloop_bus(context, settings.channel).attach("infypower")
         else:
             from evse.can.pythoncan import PythonCanChannel
@@ -58,7 +60,24 @@ def _infypower(params: dict[str, Any], context: DriverContext) -> Any:
     bus = _module_bus(settings, context)
     group = InfyPowerGroup(bus.channel, settings)
     bus.attach(group)
+    if settings.interface == SIM:
+        _emulate_on_plant(settings, context)
     return group
+
+
+def _emulate_on_plant(settings: InfyPowerSettings, context: DriverContext) -> None:
+    from evse.hardware.drivers.emulators.plant import PlantBackedModule
+    from evse.sim.world import world_of
+
+    plant = world_of(context).plant(context.connector_id)
+    bus = inloop_bus(context, settings.channel)
+    modules = context.shared.setdefault("infypower.emulated", [])
+    for address in settings.modules:
+        modules.append(
+            PlantBackedModule(
+                bus.attach(f"module{address}"), address, settings.group, plant.power, len(settings.modules)
+            )
+        )
 
 
 def _bender_isocha(params: dict[str, Any], context: DriverContext) -> Any:

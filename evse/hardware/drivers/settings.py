@@ -18,7 +18,11 @@ class InfyPowerSettings(Settings, frozen=True):
     driver `infypower`)."""
 
     interface: Annotated[
-        str, setting("python-can interface of the module bus (`socketcan`, `virtual`; `inloop` = simulation)")
+        str,
+        setting(
+            "python-can interface of the module bus (`socketcan`, `virtual`); `inloop` = an in-process bus, "
+            "`sim` = an in-process bus with emulated modules driving the simulated plant"
+        ),
     ] = "socketcan"
     channel: Annotated[str, setting("Channel of the module bus, e.g. `can2` (not the vehicle bus)", min_length=1)] = (
         "can2"
