@@ -126,6 +126,8 @@ class CcsVehicle(EVControllerInterface):
         self._stop_since_s: float | None = None
         self._welding_cycles = 0
         self.current_demand_count = 0
+        #: the running iso15118 EVCC handler (set by `run_evcc`)
+        self.evcc_handler: Any = None
 
     # ------------------------------------------------------------------ state
     def _now(self) -> float:
@@ -371,19 +373,29 @@ async def run_evcc(vehicle: CcsVehicle, iface: str, namespace: str) -> None:
 
     config = evcc_config([vehicle.spec.iso15118_protocol])
     handler = NetnsEvccHandler(config, iface, namespace, vehicle)
+    vehicle.evcc_handler = handler
     try:
         await handler.start_session_handler()
     finally:
-        session = handler.comm_session[0] if getattr(handler, "comm_session", None) else None
-        if handler.comm_session and handler.comm_session[1] is not None:
-            handler.comm_session[1].cancel()
-        await cancel_owned([handler, handler.udp_client, handler.tcp_client, session])
-        transport = getattr(handler.udp_client, "_transport", None)
-        if transport is not None:
-            transport.close()
-        writer = getattr(handler.tcp_client, "writer", None)
-        if writer is not None:
-            writer.close()
+        await cancel_owned(_evcc_owners(handler))
+        _close_evcc_sockets(handler)
+
+
+def _evcc_owners(handler: Any) -> list[object]:
+    pair = getattr(handler, "comm_session", None)  # the package deletes the attribute when a session ends
+    session, task = pair if pair else (None, None)
+    if task is not None:
+        task.cancel()
+    return [handler, handler.udp_client, handler.tcp_client, session]
+
+
+def _close_evcc_sockets(handler: Any) -> None:
+    transport = getattr(handler.udp_client, "_transport", None)
+    if transport is not None:
+        transport.close()
+    writer = getattr(handler.tcp_client, "writer", None)
+    if writer is not None:
+        writer.close()
 
 
 #: the 5 % duty cycle that tells the car to start digital communication (IEC 61851-1 A.2.3)
@@ -419,8 +431,16 @@ class SimCcsVehicle:
         await self._task
 
     def stop(self) -> None:
+        """Unplugged: the EVCC stops at once (its tasks are cancelled now, not when the loop next runs them)."""
+        from evse.protocols.ccs.tasks import owned_tasks
+
         if self._task is not None:
             self._task.cancel()
+        handler = self.vehicle.evcc_handler
+        if handler is not None:
+            for task in owned_tasks(_evcc_owners(handler)):
+                task.cancel()
+            _close_evcc_sockets(handler)
 
 
 def _factory(profile: VehicleProfile, plant: Any, link: Any, settings: Any) -> SimCcsVehicle:
