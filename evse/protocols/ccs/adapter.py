@@ -71,7 +71,9 @@ class CcsAdapter:
         #: set when the connector has no V2G link at all (simulation without a network namespace)
         self.unavailable = unavailable
         self.link: V2gLink | None = None
-        self.pilot_logic = PilotLogic(wake_up_f_s=settings.legacy_wake_up_f_s)
+        self.pilot_logic = PilotLogic(
+            wake_up_f_s=settings.legacy_wake_up_f_s, c_to_b_power_off_s=settings.pilot_c_to_b_power_off_s
+        )
         self.vehicle_gone = ""
         self._pilot_changed = asyncio.Event()
 

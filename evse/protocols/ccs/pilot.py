@@ -73,6 +73,7 @@ PilotAction = SetPwm | SetStateF | PowerOffRequired | VehicleGone | WakeUpDone
 @dataclass
 class PilotLogic:
     wake_up_f_s: float = DEFAULT_WAKE_UP_F_S
+    c_to_b_power_off_s: float = C_TO_B_POWER_OFF_S
     mode: PilotMode = PilotMode.IDLE
     state: CpState = CpState.A
     energy_flowing: bool = False
@@ -110,7 +111,7 @@ class PilotLogic:
             return []
         actions: list[PilotAction] = []
         if self.energy_flowing and previous in (CpState.C, CpState.D) and state is CpState.B:
-            actions.append(PowerOffRequired("vehicle left state C (C → B)", now_s + C_TO_B_POWER_OFF_S))
+            actions.append(PowerOffRequired("vehicle left state C (C → B)", now_s + self.c_to_b_power_off_s))
         if state in (CpState.A, CpState.E, CpState.DIODE_FAULT) and self.mode is not PilotMode.WAKE_UP:
             # during our own F step the reading is ours, not the vehicle's
             if self.energy_flowing:
