@@ -35,6 +35,7 @@ def test_missing_java_is_one_sentence_naming_the_fix(monkeypatch: pytest.MonkeyP
     text = str(error.value)
     assert "Java" in text and "apt-get install openjdk-17-jre-headless" in text
     assert "\n" not in text
+    assert error.value.exit_code == 69  # a UserError: the CLI prints the sentence, no traceback
 
 
 def test_the_jvm_starts_once_per_process() -> None:

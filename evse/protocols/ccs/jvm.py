@@ -16,6 +16,8 @@ import subprocess
 import threading
 from typing import TYPE_CHECKING
 
+from evse.config.errors import UserError
+
 if TYPE_CHECKING:
     from iso15118.shared.iexi_codec import IEXICodec
 
@@ -32,12 +34,20 @@ JAVA_FIX = (
 )
 
 
-class JavaMissing(RuntimeError):
-    """No usable Java runtime for the EXI codec."""
+#: sysexits.h EX_UNAVAILABLE: a required service (here the Java runtime) is missing
+EXIT_UNAVAILABLE = 69
 
 
-class CcsExtraMissing(RuntimeError):
+class JavaMissing(UserError):
+    """No usable Java runtime for the EXI codec (the CLI prints the sentence, no traceback)."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+class CcsExtraMissing(UserError):
     """The optional `iso15118` package is not installed."""
+
+    exit_code = EXIT_UNAVAILABLE
 
 
 def check_java(java: str = "java") -> str:
