@@ -178,3 +178,18 @@ class GpioVehicleLinesSettings(Settings, frozen=True):
     cc1_adc: Annotated[str, setting("IIO raw file of the GB/T CC1 detection point 1 voltage; empty = not wired")] = ""
     cc1_divider: Annotated[float, setting("Ratio of the voltage divider in front of the CC1 ADC", gt=0)] = 1.0
     poll_interval_s: Annotated[float, setting("Period of the input reads", "s", gt=0)] = 0.01
+
+
+class Pn532Settings(Settings, frozen=True):
+    """NXP PN532 RFID reader (ISO 14443 type A cards) on a UART."""
+
+    port: Annotated[str, setting("Serial port of the reader, e.g. `/dev/ttyS1`", min_length=1)] = "/dev/ttyS1"
+    baudrate: Annotated[int, setting("HSU speed (PN532 default 115200)", "bit/s", gt=0)] = 115_200
+    poll_interval_s: Annotated[float, setting("Pause between two card searches", "s", gt=0)] = 0.3
+    response_timeout_s: Annotated[float, setting("Wait for the reader's ACK and again for its answer", "s", gt=0)] = 0.3
+    failed_commands_for_fault: Annotated[
+        int, setting("Commands in a row without a valid answer that make a reader fault", ge=1)
+    ] = 3
+    card_repeat_s: Annotated[
+        float, setting("A card held on the reader is reported again after this long", "s", gt=0)
+    ] = 5.0

@@ -3,7 +3,7 @@
 The driver opens `driver_port`, the emulated device opens `device_port` (both are real tty paths, so pyserial
 and pymodbus use them like an RS-485 adapter). The relay copies bytes between the two pty masters and is where
 line faults are injected: `mute` drops everything the device sends (no answer), `corrupt` flips a bit in every
-frame the device sends (a CRC error at the driver).
+chunk the device sends (a CRC or checksum error at the driver).
 """
 
 from __future__ import annotations
@@ -51,7 +51,9 @@ class PtyLink:
             if self.mute:
                 return
             if self.corrupt and data:
-                data = data[:-1] + bytes([data[-1] ^ 0x01])
+                # one flipped bit mid-chunk: breaks a Modbus CRC or a PN532 checksum wherever the frame boundaries are
+                middle = len(data) // 2
+                data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
             self.bytes_to_driver += len(data)
         else:
             self.bytes_to_device += len(data)

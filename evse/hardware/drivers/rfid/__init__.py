@@ -1,0 +1,1 @@
+"""RFID readers for ISO 14443 cards: NXP PN532 over UART."""
