@@ -197,3 +197,47 @@ def test_bad_params_are_one_sentence() -> None:
     ctx = registry.DriverContext(connector_id=3)
     with pytest.raises(registry.DriverError, match=r"connector 3: driver 'infypower'.*group"):
         registry.create("power", "infypower", {"interface": "inloop", "group": 99}, context=ctx)
+
+
+class _BusOffChannel:
+    """A module bus whose controller went bus-off: `send` refuses frames until `off` is cleared."""
+
+    name = "can2"
+
+    def __init__(self) -> None:
+        self.off = False
+        self.sent = 0
+
+    def send(self, frame: object) -> None:
+        from evse.can.channel import CanError
+
+        if self.off:
+            raise CanError("CAN channel can2 is bus-off")
+        self.sent += 1
+
+    async def recv(self) -> object:
+        await asyncio.Event().wait()
+        raise AssertionError("never delivers")
+
+    def set_receiver(self, receiver: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def test_bus_off_is_a_fault_that_switches_the_group_off_and_clears_on_recovery() -> None:
+    channel = _BusOffChannel()
+    group = InfyPowerGroup(channel, InfyPowerSettings(modules=(1,), silent_timeout_s=100.0))  # type: ignore[arg-type]
+    group.set_target(400.0, 10.0)
+    group.enable()
+    assert group.enabled()
+    heard: list[str | None] = []
+    group.add_listener(lambda: heard.append(group.fault()))
+    channel.off = True
+    await asyncio.sleep(0.15)
+    assert group.fault() == "module_bus_error" and "module_bus_error" in heard
+    assert not group.enabled()
+    channel.off = False
+    await asyncio.sleep(0.15)
+    assert group.fault() is None and not group.enabled()  # recovered, but stays off until enabled again
