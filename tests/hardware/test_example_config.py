@@ -22,6 +22,7 @@ PARAMS: dict[tuple[str, str], type[msgspec.Struct]] = {
     ("lock", "gpio"): s.GpioLockSettings,
     ("lines", "gpio"): s.GpioVehicleLinesSettings,
     ("estop", "gpio"): s.GpioEmergencyStopSettings,
+    ("temperatures", "iio"): s.IioTemperaturesSettings,
 }
 
 
@@ -37,4 +38,4 @@ def test_every_driver_of_ours_in_the_example_gets_valid_params() -> None:
             assert table["driver"] in registry.known(role)
             msgspec.convert(table.get("params", {}), kind)
             checked += 1
-    assert checked == 13
+    assert checked == 15

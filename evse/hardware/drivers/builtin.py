@@ -16,6 +16,7 @@ from evse.hardware.drivers.settings import (
     GpioEmergencyStopSettings,
     GpioLockSettings,
     GpioVehicleLinesSettings,
+    IioTemperaturesSettings,
     InfyPowerSettings,
     ModbusMeterSettings,
 )
@@ -171,7 +172,25 @@ def _gpio_vehicle_lines(params: dict[str, Any], context: DriverContext) -> Any:
     return GpioVehicleLines(_gpio_lines(s.chip, outputs, inputs, context), s, cc1)
 
 
+def _iio_temperatures(params: dict[str, Any], context: DriverContext) -> Any:
+    from evse.hardware.drivers.board.iio import IioError
+    from evse.hardware.drivers.board.temperatures import IioTemperature, IioTemperatures
+
+    s = convert(params, IioTemperaturesSettings, "iio", context)
+    if not s.sensors:
+        raise DriverError(
+            f"connector {context.connector_id}: the iio temperatures driver needs at least one sensor "
+            f'(sensors = {{ dc_plus = "/sys/bus/iio/devices/iio:device1/in_temp0_input" }}); add it'
+        )
+    try:
+        sensors = {name: IioTemperature(path) for name, path in s.sensors.items()}
+    except IioError as exc:
+        raise DriverError(f"connector {context.connector_id}: {exc}") from exc
+    return IioTemperatures(sensors, s)
+
+
 register("power", "infypower", _infypower)
+register("temperatures", "iio", _iio_temperatures)
 register("contactors", "gpio", _gpio_contactors)
 register("lock", "gpio", _gpio_lock)
 register("estop", "gpio", _gpio_estop)

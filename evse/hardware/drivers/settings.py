@@ -193,3 +193,14 @@ class Pn532Settings(Settings, frozen=True):
     card_repeat_s: Annotated[
         float, setting("A card held on the reader is reported again after this long", "s", gt=0)
     ] = 5.0
+
+
+class IioTemperaturesSettings(Settings, frozen=True):
+    """Connector/cable temperature sensors read through the kernel IIO interface (`temperatures` role, driver
+    `iio`): each sensor is an `in_tempN_input` file (milli-°C) or an `in_tempN_raw` file with its scale/offset."""
+
+    sensors: Annotated[
+        dict[str, str],
+        setting('Sensor name → IIO file, e.g. `{ dc_plus = "/sys/bus/iio/devices/iio:device1/in_temp0_input" }`'),
+    ] = {}
+    poll_interval_s: Annotated[float, setting("Period of the reads", "s", gt=0)] = 0.5
