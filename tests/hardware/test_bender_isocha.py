@@ -44,7 +44,7 @@ async def rig() -> AsyncIterator[Rig]:
     imd = registry.create("imd", "bender_isocha", {"port": link.driver_port, **FAST}, context=registry.DriverContext(1))
     assert isinstance(imd, BenderIsoChaImd) and isinstance(imd, InsulationMonitor)
     yield Rig(imd, device, link)
-    imd.close()
+    imd.shutdown()
     await device.stop()
     link.close()
 

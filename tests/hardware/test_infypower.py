@@ -79,7 +79,7 @@ async def test_group_regulates_and_shares_current() -> None:
     await asyncio.sleep(0.3)
     assert not any(m.on for m in modules)
     assert group.measured_current_a() == 0.0
-    group.close()
+    group.shutdown()
 
 
 async def test_setpoint_is_clamped_to_the_group_capabilities() -> None:
@@ -89,7 +89,7 @@ async def test_setpoint_is_clamped_to_the_group_capabilities() -> None:
     assert modules[0].voltage_set_v == 1000.0
     # 2 × 30 kW at 1000 V → 60 A, not 200 A
     assert modules[0].current_limit_a * 2 == pytest.approx(60.0)
-    group.close()
+    group.shutdown()
 
 
 async def test_listeners_hear_every_reading() -> None:
@@ -98,7 +98,7 @@ async def test_listeners_hear_every_reading() -> None:
     group.add_listener(lambda: calls.append(group.measured_voltage_v()))
     await asyncio.sleep(1.0)
     assert len(calls) >= 10 * 2  # every poll, every module
-    group.close()
+    group.shutdown()
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ async def test_alarm_bits_become_fault_codes_and_switch_the_group_off(table: int
     modules[1].clear_alarms()
     await asyncio.sleep(0.3)
     assert group.fault() is None
-    group.close()
+    group.shutdown()
 
 
 async def test_module_fault_is_reported() -> None:
@@ -139,7 +139,7 @@ async def test_module_fault_is_reported() -> None:
     modules[0].module_fault()
     await asyncio.sleep(0.3)
     assert group.fault() == "module_fault"
-    group.close()
+    group.shutdown()
 
 
 async def test_a_silent_module_is_a_fault_after_the_timeout() -> None:
@@ -154,7 +154,7 @@ async def test_a_silent_module_is_a_fault_after_the_timeout() -> None:
     modules[2].mute = False
     await asyncio.sleep(0.3)
     assert group.fault() is None
-    group.close()
+    group.shutdown()
 
 
 async def test_error_replies_keep_the_module_alive_but_carry_no_reading() -> None:
@@ -167,7 +167,7 @@ async def test_error_replies_keep_the_module_alive_but_carry_no_reading() -> Non
     modules[0].voltage_set_v = 300.0
     await asyncio.sleep(2.0)
     assert group.fault() is None and group.measured_voltage_v() == pytest.approx(200.0)
-    group.close()
+    group.shutdown()
 
 
 async def test_two_connectors_share_one_module_bus_through_the_registry() -> None:
@@ -190,7 +190,7 @@ async def test_two_connectors_share_one_module_bus_through_the_registry() -> Non
     assert groups[0].measured_current_a() == pytest.approx(30.0)
     assert groups[1].measured_voltage_v() == 0.0 and groups[1].fault() is None
     for g in groups:
-        g.close()
+        g.shutdown()
 
 
 def test_bad_params_are_one_sentence() -> None:

@@ -33,7 +33,7 @@ async def test_driver_and_emulator_over_python_can_virtual() -> None:
         assert group.measured_current_a() == pytest.approx(40.0)
         assert group.fault() is None
     finally:
-        group.close()
+        group.shutdown()
         for module in emulated:
             module.channel.close()
         for bus in ctx.shared.values():

@@ -47,7 +47,7 @@ async def rig() -> AsyncIterator[tuple[ModbusMeter, ModbusMeterEmulator]]:
     meter = registry.create("meter", "modbus_meter", params, context=registry.DriverContext(1))
     assert isinstance(meter, ModbusMeter) and isinstance(meter, EnergyMeter)
     yield meter, device
-    meter.close()
+    meter.shutdown()
     await device.stop()
 
 

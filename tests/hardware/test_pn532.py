@@ -68,7 +68,7 @@ async def rig() -> AsyncIterator[Rig]:
     settings = msgspec.structs.replace(FAST, port=link.driver_port)
     reader = Pn532Reader(settings, cards.append)
     yield Rig(reader, chip, link, cards)
-    reader.close()
+    reader.shutdown()
     chip.close()
     link.close()
 

@@ -84,7 +84,8 @@ class BenderIsoChaImd:
     def device_fault(self) -> bool:
         return self._device_error or self._failed_polls >= self.settings.failed_polls_for_fault
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
+        """Stop the background task and release the port (drivers with a task all have `shutdown()`)."""
         self._task.cancel()
         self.client.close()
 

@@ -131,7 +131,8 @@ class InfyPowerGroup:
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
+        """Stop the background task and release the port (drivers with a task all have `shutdown()`)."""
         self._task.cancel()
 
     # ---- internals

@@ -65,7 +65,8 @@ class ModbusMeter:
     def fault(self) -> str | None:
         return METER_SILENT if self._failed_polls >= self.settings.failed_polls_for_fault else None
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
+        """Stop the background task and release the port (drivers with a task all have `shutdown()`)."""
         self._task.cancel()
         self.client.close()
 

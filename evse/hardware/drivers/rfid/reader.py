@@ -43,7 +43,8 @@ class Pn532Reader:
     def fault(self) -> str | None:
         return READER_SILENT if self._failures >= self.settings.failed_commands_for_fault else None
 
-    def close(self) -> None:
+    def shutdown(self) -> None:
+        """Stop the background task and release the port (drivers with a task all have `shutdown()`)."""
         self._task.cancel()
         self._loop.remove_reader(self._serial.fileno())
         self._serial.close()
