@@ -22,7 +22,7 @@ from evse.safety.envelope import CableLimits, ChargerLimits, Envelope
 from evse.safety.invariants import InvariantMonitor, InvariantViolation
 from evse.safety.settings import SafetySettings
 from evse.safety.supervisor import Supervisor
-from evse.session.events import Event, EventBus, InsulationMeasured, VehicleIdentified
+from evse.session.events import Event, EventBus, InsulationMeasured, SessionEnded, VehicleIdentified
 from evse.session.hardware import ConnectorRoles
 from evse.session.session import Session
 from evse.session.settings import SessionSettings
@@ -41,13 +41,17 @@ SMALL_PACK = {"cells_parallel": 1, "cell_capacity_ah": 4.0, "soc_pct": 79.6}
 
 
 PROFILES = ["ccs-400v-77kwh", "ccs-800v-77kwh"]
+LATE_AUTHORIZATION_S = 4.0
 #: run name → (profile, injected sim fault or None)
-RUNS: dict[str, tuple[str, tuple[str, dict[str, Any]] | None]] = {
-    **{name: (name, None) for name in PROFILES},
+RUNS: dict[str, tuple[str, tuple[str, dict[str, Any]] | None, float]] = {
+    **{name: (name, None, 0.0) for name in PROFILES},
     "cable-insulation-fault": (
         "ccs-400v-77kwh",
         ("insulation_degradation", {"resistance_ohm": 40_000.0, "location": "cable"}),
+        0.0,
     ),
+    #: the RFID card is presented 4 s after plug-in: the EV waits with EVSEProcessing=Ongoing meanwhile
+    "late-authorization": ("ccs-800v-77kwh", None, LATE_AUTHORIZATION_S),
 }
 
 
@@ -58,6 +62,7 @@ class SimRun:
     events: list[Event]
     adapter: CcsAdapter
     profile: VehicleProfile
+    authorized_at_s: float
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +83,9 @@ def sim_runs(netns_ok: None) -> dict[str, SimRun | BaseException]:
     return asyncio.run(all_runs())
 
 
-async def _run(veth: VethLink, profile_name: str, fault: tuple[str, dict[str, Any]] | None) -> SimRun:
+async def _run(
+    veth: VethLink, profile_name: str, fault: tuple[str, dict[str, Any]] | None, authorize_after_s: float
+) -> SimRun:
     world = SimWorld(seed=1)
     plant = world.plant(1)
     if fault is not None:
@@ -96,7 +103,8 @@ async def _run(veth: VethLink, profile_name: str, fault: tuple[str, dict[str, An
     events: list[Event] = []
     bus = EventBus()
     bus.subscribe(events.append)
-    safety = SafetySettings()
+    # lenient vehicle-silence limit: several EVCCs and their JVM round trips share two loaded cores here
+    safety = SafetySettings(vehicle_message_timeout_s=4.0)
     envelope = Envelope(CHARGER, CableLimits(200, 60, 90))
     supervisor = Supervisor(1, roles, envelope, safety, bus.publish)
     supervisor.attach()
@@ -135,7 +143,14 @@ async def _run(veth: VethLink, profile_name: str, fault: tuple[str, dict[str, An
 
     car = asyncio.ensure_future(vehicle.run())  # type: ignore[attr-defined]
     watchdog = asyncio.ensure_future(watch())
-    session.authorize("TAG")
+    loop = asyncio.get_running_loop()
+    authorized_at_s: list[float] = []
+
+    def present_card() -> None:
+        authorized_at_s.append(loop.time())
+        session.authorize("TAG")
+
+    loop.call_later(authorize_after_s, present_card)
     try:
         async with asyncio.timeout(45):
             outcome = await session.run()
@@ -147,7 +162,7 @@ async def _run(veth: VethLink, profile_name: str, fault: tuple[str, dict[str, An
         await secc.stop()
         world.close()
     assert violations == [], violations[0]
-    return SimRun(outcome, plugged.battery.soc_pct, events, adapter, profile)
+    return SimRun(outcome, plugged.battery.soc_pct, events, adapter, profile, authorized_at_s[0])
 
 
 @pytest.mark.parametrize("profile_name", PROFILES)
@@ -190,3 +205,16 @@ def test_cable_insulation_fault_fails_cable_check_with_the_real_imd(
     measured = [e for e in run.events if isinstance(e, InsulationMeasured)]
     assert measured and not measured[-1].passed
     assert run.adapter.link is not None and not run.adapter.link.reached(Phase.PRE_CHARGE)
+
+
+def test_late_external_identification_holds_the_ev_then_charges(sim_runs: dict[str, SimRun | BaseException]) -> None:
+    run = sim_runs["late-authorization"]
+    if isinstance(run, BaseException):
+        raise run
+    assert run.outcome.kind is OutcomeKind.COMPLETED, run.outcome.summary()
+    link = run.adapter.link
+    assert link is not None
+    # the EV asked for authorization before the card was there, and was held (Ongoing) until it was
+    assert link.phase_t_s[Phase.AUTHORIZATION] < run.authorized_at_s < link.phase_t_s[Phase.CHARGE_PARAMETER_DISCOVERY]
+    (ended,) = [e for e in run.events if isinstance(e, SessionEnded)]
+    assert ended.stage_durations_s[Stage.AUTHORIZATION] > 0.5
