@@ -19,6 +19,7 @@ from evse.hardware.drivers.settings import (
     IioTemperaturesSettings,
     InfyPowerSettings,
     ModbusMeterSettings,
+    SysfsPilotSettings,
 )
 from evse.hardware.registry import DriverContext, DriverError, register
 
@@ -189,7 +190,22 @@ def _iio_temperatures(params: dict[str, Any], context: DriverContext) -> Any:
     return IioTemperatures(sensors, s)
 
 
+def _sysfs_pilot(params: dict[str, Any], context: DriverContext) -> Any:
+    from evse.hardware.drivers.board.iio import IioError
+    from evse.hardware.drivers.board.pilot import SysfsPilot, SysfsPwm
+
+    s = convert(params, SysfsPilotSettings, "sysfs", context)
+    try:
+        pwm = SysfsPwm(s.pwm_chip, s.pwm_channel)
+    except (IioError, OSError) as exc:
+        raise DriverError(f"connector {context.connector_id}: CP generator: {exc}") from exc
+    cp_low = _adc(s.cp_low_adc, 1.0, context) if s.cp_low_adc else None
+    pp = _adc(s.pp_adc, 1.0, context) if s.pp_adc else None
+    return SysfsPilot(s, pwm, _adc(s.cp_high_adc, 1.0, context), cp_low, pp)
+
+
 register("power", "infypower", _infypower)
+register("pilot", "sysfs", _sysfs_pilot)
 register("temperatures", "iio", _iio_temperatures)
 register("contactors", "gpio", _gpio_contactors)
 register("lock", "gpio", _gpio_lock)

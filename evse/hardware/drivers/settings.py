@@ -204,3 +204,27 @@ class IioTemperaturesSettings(Settings, frozen=True):
         setting('Sensor name → IIO file, e.g. `{ dc_plus = "/sys/bus/iio/devices/iio:device1/in_temp0_input" }`'),
     ] = {}
     poll_interval_s: Annotated[float, setting("Period of the reads", "s", gt=0)] = 0.5
+
+
+class SysfsPilotSettings(Settings, frozen=True):
+    """CCS control pilot on a custom board (`pilot` role, driver `sysfs`): the CP generator on a Linux PWM channel
+    (sysfs), the CP high level (from the board's peak detector), optionally the CP low level and the PP voltage on
+    IIO ADC channels."""
+
+    pwm_chip: Annotated[str, setting("sysfs PWM chip, e.g. `/sys/class/pwm/pwmchip0`", min_length=1)] = (
+        "/sys/class/pwm/pwmchip0"
+    )
+    pwm_channel: Annotated[int, setting("PWM channel of the CP generator", ge=0)] = 0
+    cp_high_adc: Annotated[str, setting("IIO raw file of the CP high-level sense", min_length=1)] = (
+        "/sys/bus/iio/devices/iio:device0/in_voltage0_raw"
+    )
+    cp_low_adc: Annotated[str, setting("IIO raw file of the CP low-level sense (diode check); empty = none")] = ""
+    cp_gain: Annotated[float, setting("CP volts per ADC volt after removing the level shift")] = 6.0
+    cp_adc_offset_v: Annotated[float, setting("ADC voltage that means CP 0 V (the level shift)", "V")] = 1.65
+    pp_adc: Annotated[str, setting("IIO raw file of the PP sense; empty = no PP")] = ""
+    pp_reference_v: Annotated[float, setting("Voltage the PP pull-up resistor is tied to", "V", gt=0)] = 3.3
+    pp_pullup_ohm: Annotated[float, setting("PP pull-up resistor on the board", "Ω", gt=0)] = 1000.0
+    pp_open_fraction: Annotated[
+        float, setting("PP reads open (no plug) above this fraction of the reference voltage", gt=0, lt=1)
+    ] = 0.95
+    poll_interval_s: Annotated[float, setting("Period of the CP/PP reads", "s", gt=0)] = 0.01
