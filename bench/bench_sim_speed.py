@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import importlib
 import selectors
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -97,13 +98,33 @@ async def _plant_session(target_soc_pct: float) -> float:
     return elapsed
 
 
-def _measure(make_loop: Callable[[], asyncio.AbstractEventLoop], main: Callable[[], Awaitable[float]]) -> float:
-    """Run `main` on a fresh loop; return simulated ÷ wall seconds."""
+class WallLimitExceeded(Exception):
+    """A run took longer than its wall-clock limit (e.g. a timer that never lets the virtual clock advance)."""
+
+
+def _measure(
+    make_loop: Callable[[], asyncio.AbstractEventLoop],
+    main: Callable[[], Awaitable[float]],
+    wall_limit_s: float = 900.0,
+) -> float:
+    """Run `main` on a fresh loop; return simulated ÷ wall seconds. A watchdog thread (benchmark only) cancels a
+    run that exceeds `wall_limit_s`, so one stuck stack cannot hang the whole benchmark."""
     loop = make_loop()
     try:
         asyncio.set_event_loop(loop)
+        task: asyncio.Future[float] = asyncio.ensure_future(main(), loop=loop)
+        timer = threading.Timer(wall_limit_s, lambda: loop.call_soon_threadsafe(task.cancel))
+        timer.daemon = True
         t0 = time.perf_counter()
-        simulated = loop.run_until_complete(main())
+        timer.start()
+        try:
+            simulated = loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            raise WallLimitExceeded(
+                f"no result within {wall_limit_s:.0f} s of wall time (virtual clock stuck at {loop.time():.2f} s?)"
+            ) from None
+        finally:
+            timer.cancel()
         wall = time.perf_counter() - t0
     finally:
         asyncio.set_event_loop(None)
@@ -297,7 +318,7 @@ def _figure_stack(
 
     try:
         _warm_up(standard)
-        samples = [_measure(_looptime(VIRTUAL_NOOP_CYCLES), session)]
+        samples = [_measure(_looptime(VIRTUAL_NOOP_CYCLES), session, 60.0 if note_quick else 900.0)]
     except Exception as exc:  # a part not built yet: say so in the table instead of failing the whole run
         results.append(Result(name, "× real time", float("nan"), note=f"not measured: {exc}"[:120]))
         return
