@@ -318,7 +318,7 @@ def _figure_stack(
 
     try:
         _warm_up(standard)
-        samples = [_measure(_looptime(VIRTUAL_NOOP_CYCLES), session, 60.0 if note_quick else 900.0)]
+        samples = [_measure(_looptime(VIRTUAL_NOOP_CYCLES), session, 60.0 if note_quick else 300.0)]
     except Exception as exc:  # a part not built yet: say so in the table instead of failing the whole run
         results.append(Result(name, "× real time", float("nan"), note=f"not measured: {exc}"[:120]))
         return
