@@ -134,3 +134,17 @@ async def test_pack_temperature_derates_the_bms(world: SimWorld) -> None:
     nominal = vehicle.battery.max_charge_current_a()
     faults.inject(world, 1, "pack_temperature", {"temperature_c": 53})
     assert vehicle.battery.max_charge_current_a() < 0.5 * nominal
+
+
+@pytest.mark.parametrize("profile", ["chademo-1.0-40kwh", "gbt-2015-60kwh"])
+async def test_generic_vehicle_faults_reach_the_protocol_vehicles(world: SimWorld, profile: str) -> None:
+    from evse.sim.dock import VehicleDock
+    from evse.sim.profile import load_profile
+
+    dock = VehicleDock(world)
+    dock.plug(1, load_profile(profile))
+    faults.inject(world, 1, "vehicle_fault", {"kind": "battery_over_voltage"})
+    faults.inject(world, 1, "vehicle_stop")
+    assert {f.name for f in faults.active(world, 1)} == {"vehicle_fault", "vehicle_stop"}
+    dock.close()
+    assert faults.active(world, 1) == []
