@@ -36,7 +36,7 @@ class CsmsPeer(ChargePoint):
         super().__init__(cp_id, connection, response_timeout=5)
         self.csms = csms
 
-    async def route_message(self, raw_msg: str) -> None:  # type: ignore[override]
+    async def route_message(self, raw_msg: str) -> None:
         self.csms.raw.append(raw_msg)
         self.csms._changed.set()
         try:
