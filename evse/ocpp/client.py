@@ -23,6 +23,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 from evse.ocpp.authorization import AuthorizationStore
+from evse.ocpp.authorizer import Authorizing
 from evse.ocpp.config_keys import ConfigurationKeys
 from evse.ocpp.connection import ConnectionSupervisor
 from evse.ocpp.db import OcppDatabase
@@ -43,7 +44,7 @@ log = logging.getLogger("evse.ocpp.client")
 ACCEPTED = "Accepted"
 
 
-class OcppClient(Reporting, Features, Operations, Maintenance):
+class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
     def __init__(
         self,
         settings: OcppSettings,

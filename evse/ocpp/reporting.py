@@ -1,6 +1,6 @@
 """From session events to OCPP: transactions (Start/Stop/MeterValues through the persistent queue),
 StatusNotification with mapped error codes, session data as DataTransfer (vehicle identity, negotiated limits,
-the handshake report of a failed start), and the client's side of authorization (`Authorizer`).
+the handshake report of a failed start) and the energy register.
 
 A transaction starts when the session first enters a stage that follows authorization (insulation test and
 later): by then the id tag is known and the vehicle is committed to charge. It stops at SessionEnded.
@@ -16,7 +16,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from evse.clock import wall_time
-from evse.ocpp.authorization import effective_status
 from evse.ocpp.faults import INFO_MAX_LEN, ErrorReport, report_for_fault, report_for_outcome, stop_reason
 from evse.ocpp.meter import (
     CONTEXT_BEGIN,
@@ -40,7 +39,6 @@ from evse.session.events import (
     VehicleIdentified,
 )
 from evse.session.stages import HANDSHAKE_STAGES, Reason, Stage
-from evse.station.control import Authorization, AuthorizationStatus
 
 if TYPE_CHECKING:
     from evse.ocpp.client import OcppClient
@@ -333,46 +331,6 @@ class Reporting:
             if state.error.vendor_error_code:
                 payload["vendorErrorCode"] = state.error.vendor_error_code
         return payload
-
-    # -- authorization (the station's Authorizer)
-    async def authorize(self, connector_id: int, id_tag: str) -> Authorization:
-        c = self._client()
-        decision = await self._decide(connector_id, id_tag)
-        state = c.connectors.get(connector_id)
-        if decision.status is AuthorizationStatus.ACCEPTED and state is not None:
-            state.id_tag = id_tag
-        return decision
-
-    async def _decide(self, connector_id: int, id_tag: str) -> Authorization:
-        c = self._client()
-        reserved_for = c.reserved_for(connector_id)
-        if reserved_for is not None and id_tag not in reserved_for:
-            return Authorization(AuthorizationStatus.INVALID, id_tag, source="reservation")
-        local = c.auth.local_info(id_tag)
-        now = wall_time()
-        if local is not None:
-            info, source = local
-            status = effective_status(info, now)
-            if c.online and c.keys.get_bool("LocalPreAuthorize") and status == "Accepted":
-                return Authorization(AuthorizationStatus.ACCEPTED, id_tag, info.get("parentIdTag"), source)
-        if c.online and c.cp is not None:
-            try:
-                response = await c.cp.call_raw("Authorize", {"idTag": id_tag})
-            except Exception as exc:
-                log.warning("Authorize failed (%s); deciding offline", exc)
-            else:
-                info = response["idTagInfo"]
-                c.auth.remember(id_tag, info)
-                status = effective_status(info, now)
-                return Authorization(AuthorizationStatus(status), id_tag, info.get("parentIdTag"), "csms")
-        if local is not None and c.keys.get_bool("LocalAuthorizeOffline"):
-            info, source = local
-            return Authorization(
-                AuthorizationStatus(effective_status(info, now)), id_tag, info.get("parentIdTag"), source
-            )
-        if local is None and c.keys.get_bool("AllowOfflineTxForUnknownId"):
-            return Authorization(AuthorizationStatus.ACCEPTED, id_tag, source="offline_unknown")
-        return Authorization(AuthorizationStatus.INVALID, id_tag, source="offline")
 
 
 def _compact(data: dict[str, Any]) -> str:
