@@ -69,6 +69,7 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
         self.auth = AuthorizationStore(db, self.keys)
         self.cp: OcppChargePoint | None = None
         self.accepted = asyncio.Event()
+        self.boot_now = asyncio.Event()
         self.registration = ""  # last BootNotification status
         self.last_traffic_s = 0.0
         self.delivered: list[tuple[str, dict[str, Any]]] = []  # recent transaction messages delivered (tests, CLI)
@@ -172,7 +173,11 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
                     self.keys.set("HeartbeatInterval", str(interval))
                 return
             log.info("BootNotification %s; retrying in %s s", self.registration, interval or self.settings.boot_retry_s)
-            await asyncio.sleep(interval if interval > 0 else self.settings.boot_retry_s)
+            # a TriggerMessage(BootNotification) from the CSMS ends the wait early (OCPP 1.6 §4.2.1)
+            self.boot_now.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval if interval > 0 else self.settings.boot_retry_s):
+                    await self.boot_now.wait()
 
     async def _heartbeat_loop(self, cp: OcppChargePoint) -> None:
         loop = asyncio.get_running_loop()

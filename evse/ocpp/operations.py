@@ -105,7 +105,10 @@ class Operations:
         await asyncio.sleep(0)  # after the answer
         targets = [connector_id] if connector_id is not None else [0, *c.connectors]
         if message == "BootNotification":
-            c.send("BootNotification", c.boot_payload())
+            if c.online:
+                c.send("BootNotification", c.boot_payload())
+            else:
+                c.boot_now.set()  # Pending: the boot loop sends it now
         elif message == "Heartbeat":
             c.send("Heartbeat", {})
         elif message == "StatusNotification":

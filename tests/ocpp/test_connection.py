@@ -168,3 +168,14 @@ async def test_dead_link_is_found_by_ping_and_reconnected(csms: TestCsms, make_s
         await csms.wait_for("BootNotification", count=2, timeout_s=5)
     finally:
         await proxy.stop()
+
+
+async def test_trigger_boot_notification_while_pending(csms: TestCsms, make_service) -> None:
+    csms.script.boot = [("Pending", 60), ("Accepted", 300)]  # would wait a minute without the trigger
+    service = await make_service(csms.port)
+    await csms.wait_for("BootNotification")
+    peer = csms.peers["CP1"]
+    result = await peer.request("TriggerMessage", requested_message="BootNotification")
+    assert result.status == "Accepted"
+    await csms.wait_for("BootNotification", count=2, timeout_s=3)
+    await until(lambda: service.client.online)
