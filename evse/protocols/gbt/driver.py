@@ -95,11 +95,16 @@ class CoreDriver(Generic[OutputT]):
         self.submit(self.core.feed(frame, self._loop.time()))
 
     def _on_timer(self) -> None:
+        deadline = self._timer_at
         self._timer = self._timer_at = None
         if self._loop is not None:
             self._polled = True
+            # asyncio fires a timer up to one clock resolution early (looptime's clock steps in 1 µs), so the
+            # loop's time may sit a hair before the deadline it fired for: poll *at* the deadline, or a core that
+            # compares exactly would find nothing due and re-arm the same instant forever
+            now = self._loop.time() if deadline is None else max(self._loop.time(), deadline)
             try:
-                self.submit(self.core.poll(self._loop.time()))
+                self.submit(self.core.poll(now))
             finally:
                 self._polled = False
 
