@@ -10,7 +10,7 @@ import urllib.request
 from typing import Any
 
 from evse.config.errors import UserError
-from evse.ocpp.dev_csms import DEFAULT_CONTROL_PORT, DEFAULT_PORT, DevCsms
+from evse.ocpp.dev_ports import DEFAULT_CONTROL_PORT, DEFAULT_PORT
 
 
 def register(subparsers: Any) -> None:
@@ -51,6 +51,8 @@ def register(subparsers: Any) -> None:
 
 def serve_command(args: argparse.Namespace) -> int:
     try:
+        from evse.ocpp.dev_csms import DevCsms
+
         asyncio.run(DevCsms().run(args.host, args.port, args.control_port))
     except OSError as exc:
         raise UserError(

@@ -18,10 +18,9 @@ from ocpp.messages import Call, MessageType, unpack
 from ocpp.v16 import ChargePoint
 from websockets.asyncio.server import ServerConnection, serve
 
+from evse.ocpp.dev_ports import DEFAULT_CONTROL_PORT, DEFAULT_PORT  # noqa: F401 (re-exported)
 from evse.ocpp.transport import SUBPROTOCOL, redact
 
-DEFAULT_PORT = 9000
-DEFAULT_CONTROL_PORT = 9001
 HEARTBEAT_INTERVAL_S = 300
 CALL_TIMEOUT_S = 30.0
 
