@@ -146,8 +146,8 @@ class InvariantMonitor:
 
         # 4 — a trip is safe at once and discharged in bounded time
         if self.supervisor.tripped:
-            if self._trip_since_s is None:
-                self._trip_since_s = now
+            if self._trip_since_s is None or welded:
+                self._trip_since_s = now  # a welded contactor cannot open: the bound starts when it comes free
             if power.enabled():
                 raise InvariantViolation(f"power module enabled after a trip ({self.supervisor.trip_code})")
             if contactors.commanded_closed():

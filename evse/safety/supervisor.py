@@ -203,8 +203,10 @@ class Supervisor:
         """Power off and contactors open *now*, then discharge; then tell the session (once)."""
         roles = self.roles
         power = roles.power
-        current_a = power.measured_current_a()
         closed = roles.contactors.commanded_closed()
+        if self.tripped and not closed and not power.enabled():
+            return  # already safe: re-issuing would only make a simulated plant tick again (and again)
+        current_a = power.measured_current_a()
         power.disable()
         roles.contactors.open()
         power.discharge()

@@ -249,7 +249,10 @@ class SessionContext:
         lock = self.roles.lock
         limit_v = self.settings.unlock_max_voltage_v
         if self._highest_voltage_v() >= limit_v and not self.roles.contactors.feedback_closed():
-            await self.discharge()
+            if self.measured_voltage_v() >= limit_v:
+                await self.discharge()
+            # the cable side behind open contactors decays by itself once the vehicle has opened its own
+            await self._wait(lambda: self._highest_voltage_v() < limit_v, self.settings.discharge_timeout_s)
         highest_v = self._highest_voltage_v()
         if highest_v >= limit_v:
             raise StageFailure(

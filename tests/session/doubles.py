@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Protocol
 
 from evse.hardware.roles import CpState, InsulationSample, Listener, PowerCapabilities
 from evse.safety.envelope import CableLimits, ChargerLimits, Envelope
@@ -276,6 +277,14 @@ class Rig:
         )
         self._updating = False
 
+    # ---- the vehicle side, as the scripted adapter drives it (`VehicleSide`)
+    def set_cp(self, state: CpState) -> None:
+        self.pilot.set(state)
+
+    def set_vehicle_closed(self, closed: bool) -> None:
+        self.vehicle_closed = closed
+        self.update()
+
     def plug(self, plugged: bool) -> None:
         """A vehicle plugs in (or out): CP B / A, CHAdeMO connection check, GB/T CC1 4 V / 12 V."""
         self.lines.plug(plugged)
@@ -333,6 +342,15 @@ class Rig:
 CHARGER = ChargerLimits(max_voltage_v=500, min_voltage_v=150, max_current_a=200, min_current_a=0, max_power_w=60_000)
 
 
+class VehicleSide(Protocol):
+    """What the scripted adapter needs of the vehicle in front of the connector (a `Rig` or the simulated world)."""
+
+    @property
+    def battery_v(self) -> float: ...
+    def set_cp(self, state: CpState) -> None: ...
+    def set_vehicle_closed(self, closed: bool) -> None: ...
+
+
 class ScriptedAdapter:
     """A protocol adapter that follows a script instead of talking to a vehicle.
 
@@ -343,7 +361,7 @@ class ScriptedAdapter:
 
     def __init__(
         self,
-        rig: Rig,
+        rig: VehicleSide,
         plan: Plan,
         *,
         fail_at: Stage | None = None,
@@ -388,33 +406,30 @@ class ScriptedAdapter:
         standard = self.plan.standard
         if stage in self.skip:
             return
-        if stage is Stage.CONNECTION_DETECTION and ctx.pilot is not None and rig.pilot.cp is CpState.A:
-            rig.pilot.set(CpState.B)
+        if stage is Stage.CONNECTION_DETECTION and ctx.pilot is not None and ctx.pilot.state() is CpState.A:
+            rig.set_cp(CpState.B)
         elif stage is Stage.BMS_WAKE_UP:
             await ctx.lock_connector()
         elif stage is Stage.PARAMETER_NEGOTIATION:
             ctx.set_vehicle_limits(self.vehicle_limits)
             ctx.identify("scripted-1.0", {"vin": "TESTVIN0000000001"})
             if standard == "gbt":
-                rig.vehicle_closed = True  # GB/T: the BMS closes its relays before the charger pre-charges
-                rig.update()
+                rig.set_vehicle_closed(True)  # GB/T: the BMS closes its relays before the charger pre-charges
         elif stage is Stage.INSULATION_TEST:
             if ctx.pilot is not None:
-                rig.pilot.set(CpState.C)
+                rig.set_cp(CpState.C)
             await ctx.insulation_test(500.0, keep_contactors_closed=standard == "ccs")
         elif stage is Stage.PRE_CHARGE:
             await ctx.precharge(rig.battery_v, 10.0)
         elif stage is Stage.CONTACTOR_CLOSURE:
             await ctx.close_contactors()
-            rig.vehicle_closed = True
-            rig.update()
+            rig.set_vehicle_closed(True)
         elif stage is Stage.ENERGY_TRANSFER:
             await self._charge(ctx)
         elif stage is Stage.STOPPING:
             self.stop_reason_seen = ctx.stop_reason
             await ctx.open_contactors()
-            rig.vehicle_closed = False
-            rig.update()
+            rig.set_vehicle_closed(False)
         elif stage is Stage.UNLOCK:
             await ctx.unlock_connector()
 
