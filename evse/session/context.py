@@ -92,6 +92,13 @@ class StageContext(Protocol):
     #: set when the station side asks to stop; `stop_reason` says why (USER_STOP, CSMS_STOP, SHUTDOWN, …)
     stop_requested: asyncio.Event
     stop_reason: Reason | None
+
+    @property
+    def tripped(self) -> bool:
+        """True once the safety supervisor has tripped in this session (power off, contactors open): the adapter
+        reports a charger fault to the vehicle (CHAdeMO 0x109 malfunction, CCS EVSE_EmergencyShutdown, GB/T CST)."""
+        ...
+
     #: the latest vehicle values; the adapter updates it in place, the session samples it at 1 Hz
     vehicle: VehicleStatus
     #: signal-line roles the adapter drives directly (d1/d2, aux supply, CC1 / CP); None if absent

@@ -26,12 +26,17 @@ class SessionSettings(Settings, frozen=True):
         float, setting("Waiting for an identification (RFID, app, remote start) after plug-in", "s", gt=0)
     ] = 300.0
     parameter_negotiation_timeout_s: Annotated[
-        float, setting("Exchange of the vehicle's and the charger's limits", "s", gt=0)
-    ] = 60.0
+        float,
+        setting(
+            "Exchange of the vehicle's and the charger's limits (GB/T allows BRO 0xAA up to 60 s after BCP)", "s", gt=0
+        ),
+    ] = 90.0
     insulation_test_timeout_s: Annotated[
         float, setting("Whole insulation test incl. IMD self-test and bleeding", "s", gt=0)
     ] = 60.0
-    pre_charge_timeout_s: Annotated[float, setting("Pre-charge to the vehicle's battery voltage", "s", gt=0)] = 30.0
+    pre_charge_timeout_s: Annotated[
+        float, setting("Pre-charge to the vehicle's battery voltage (GB/T practice: ~60 s)", "s", gt=0)
+    ] = 60.0
     contactor_closure_timeout_s: Annotated[
         float, setting("Closing the charger's and the vehicle's contactors", "s", gt=0)
     ] = 30.0

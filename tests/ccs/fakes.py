@@ -105,6 +105,8 @@ class FakeContext:
     log: Any = field(default_factory=lambda: structlog.get_logger("test.ccs"))
     stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
     stop_reason: Reason | None = None
+    #: the supervisor has tripped (StageContext.tripped)
+    tripped: bool = False
     vehicle: VehicleStatus = field(default_factory=VehicleStatus)
     lines: Any = None
     pilot: Any = None

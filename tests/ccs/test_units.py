@@ -85,6 +85,6 @@ async def test_bridge_status_follows_the_supervisor_and_the_insulation_test() ->
     assert status.evse_status_code is DCEVSEStatusCode.EVSE_SHUTDOWN
     assert status.evse_notification is EVSENotification.STOP_CHARGING
     assert status.evse_isolation_status is IsolationLevel.VALID
-    ctx.tripped = True  # type: ignore[attr-defined]
+    ctx.tripped = True
     status = await bridge.get_dc_evse_status()
     assert status.evse_status_code is DCEVSEStatusCode.EVSE_EMERGENCY_SHUTDOWN

@@ -274,7 +274,7 @@ class CcsAdapter:
 
     async def _stopping(self, link: V2gLink, ctx: StageContext) -> None:
         settings = self.settings
-        link.emergency = ctx.stop_reason in EMERGENCY_REASONS or bool(getattr(ctx, "tripped", False))
+        link.emergency = ctx.stop_reason in EMERGENCY_REASONS or ctx.tripped
         link.evse_stopping = True  # every further DC_EVSEStatus says EVSE_Shutdown / StopCharging
         talking = link.reached(Phase.CURRENT_DEMAND) and not link.reached(Phase.ENDED) and not link.failed
         try:

@@ -365,7 +365,7 @@ class SeccBridge(EVSEControllerInterface):
                 evse_status_code=DCEVSEStatusCode.EVSE_NOT_READY,
             )
         # the supervisor's trip is visible at once, before the session reaches its stopping stage
-        emergency = link.emergency or bool(getattr(link.ctx, "tripped", False))
+        emergency = link.emergency or link.ctx.tripped
         stopping = link.evse_stopping or link.failed or emergency
         if emergency:
             code = DCEVSEStatusCode.EVSE_EMERGENCY_SHUTDOWN

@@ -126,7 +126,7 @@ class ChademoAdapter:
         stop_reason = ctx.stop_reason
         if stage is Stage.STOPPING and stop_reason is None and self._interrupted and self.core.end is None:
             # the step was cancelled without a station stop: the power path tripped (0x109 charger malfunction)
-            stop_reason = Reason.HARDWARE_FAULT if getattr(ctx, "tripped", True) else None
+            stop_reason = Reason.HARDWARE_FAULT if ctx.tripped else None
         loop = asyncio.get_running_loop()
         self._waiting = loop.create_future()
         self._waiting_stage = stage
