@@ -33,11 +33,12 @@ from evse.safety.settings import SafetySettings
 from evse.safety.supervisor import Supervisor
 from evse.session.adapter import ProtocolAdapter
 from evse.session.errors import SessionEnd
-from evse.session.events import Event, MeterSample, SessionEnded, SessionStarted, StageChanged
+from evse.session.events import Event, MeterSample, PilotQuality, SessionEnded, SessionStarted, StageChanged
 from evse.session.hardware import ConnectorRoles
 from evse.session.machine import ADVANCE, BEGIN, END, FAULT, FINISH, PAUSE, RESUME, SessionMachine, plan_stages
 from evse.session.power_path import SessionContext
 from evse.session.settings import SessionSettings
+from evse.session.signal_quality import connection_line_readings
 from evse.session.stages import Outcome, Reason, Stage, StageLog
 
 _CLOSING = (Stage.STOPPING, Stage.UNLOCK)
@@ -183,9 +184,26 @@ class Session:
                 await self._energy_transfer()
             else:
                 await self._run_step(stage, self._stage_step(stage))
+            if stage is Stage.CONNECTION_DETECTION:
+                # whatever the result: a line out of its window (worn pins) is the evidence of a failed detection
+                self._publish_signal_quality()
             if self.outcome is not None:
                 return
         self._end(Outcome.of(self.stage, Reason.COMPLETED, "energy transfer step returned"))
+
+    def _publish_signal_quality(self) -> None:
+        now = self._now()
+        for line, voltage_v, nominal_v in connection_line_readings(self.roles, self.ctx.standard):
+            self._publish(
+                PilotQuality(
+                    connector_id=self.connector_id,
+                    session_id=self.session_id,
+                    t_s=now,
+                    line=line,
+                    voltage_v=voltage_v,
+                    nominal_v=nominal_v,
+                )
+            )
 
     async def _open_adapter(self) -> None:
         await self.adapter.open(self.ctx)

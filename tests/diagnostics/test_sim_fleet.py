@@ -4,9 +4,9 @@ simulation's own fault injection — a worn CC1 contact on one connector, a vehi
 closes its contactors, insulation declining on another connector. Their events go through the recorder into
 SQLite, and `diagnose` must name each cause with its evidence and nothing else.
 
-Two stand-ins, until the station exists: each rig is one connector session, so its events are relabelled with
-the connector (and a unique session id) they stand for; and the CC1 level at plug-in is published as a
-`PilotQuality` here, as the station will publish it (no component publishes `PilotQuality` yet)."""
+Each rig is one connector session, so its events are relabelled with the connector (and a unique session id)
+they stand for. The CC1 level at plug-in comes from the session itself (a `PilotQuality` event published when
+connection detection completes), so the worn-contact finding rests on the real evidence path."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import pytest
 
 from evse.diagnostics.report import build_report
 from evse.diagnostics.settings import DiagnosticsSettings
-from evse.session.events import Event, EventBus, PilotQuality
+from evse.session.events import Event, EventBus
 from evse.sim import faults
 from evse.store.database import connect
 from evse.store.recorder import SessionRecorder
@@ -52,16 +52,6 @@ async def run_session(bus: EventBus, connector_id: int, n: int, rng: random.Rand
 
     rig.bus.subscribe(relabel)
     rig.plant.lines.set_input("cc1", CC1_NOMINAL_V)  # the plug is in: what the station reads at plug-in
-    bus.publish(
-        PilotQuality(
-            connector_id=connector_id,
-            session_id=None,
-            t_s=rig.session.ctx.now(),
-            line="cc1",
-            voltage_v=rig.plant.lines.input_voltage_v("cc1"),
-            nominal_v=CC1_NOMINAL_V,
-        )
-    )
     await rig.run()
 
 

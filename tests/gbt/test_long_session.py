@@ -41,3 +41,19 @@ async def test_a_30_minute_session_runs_to_its_target_and_time_keeps_moving(wall
     simulated_s = loop.time() - t0_virtual
     assert simulated_s > 600  # 50 → 80 % of a 60 kWh pack at ≤ 60 kW takes well over ten minutes
     assert time.perf_counter() - t0_wall < WALL_LIMIT_S
+
+
+async def test_the_session_reports_the_cc1_level_at_plug_in_and_a_worn_contact_shifts_it() -> None:
+    from evse.session.events import PilotQuality
+    from evse.sim import faults
+
+    healthy = GbtRig(battery={"soc_pct": 79})
+    await healthy.run()
+    worn = GbtRig(battery={"soc_pct": 79})
+    faults.inject(worn.world, 1, "worn_pilot_contact", {"offset_v": 0.8})
+    await worn.run()
+    (good,) = [e for e in healthy.events if isinstance(e, PilotQuality)]
+    (bad,) = [e for e in worn.events if isinstance(e, PilotQuality)]
+    assert good.line == bad.line == "cc1" and good.nominal_v == 4.0
+    assert abs(good.voltage_v - 4.0) < 0.3
+    assert bad.voltage_v - good.voltage_v > 0.5
