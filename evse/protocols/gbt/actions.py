@@ -2,6 +2,8 @@
 
 The core never performs I/O: every input returns an `Output` (CAN frames to send now and `Action`s); the adapter
 carries the actions out through the session's stage API and feeds completions back (`GbtCore.done(op, …)`).
+The vocabulary shared with the other CAN core lives in `evse.protocols.actions` (re-exported here); this module
+adds what only this standard needs.
 """
 
 from __future__ import annotations
@@ -11,9 +13,24 @@ from enum import StrEnum
 from typing import Any
 
 from evse.can.channel import CanFrame
-from evse.session.context import VehicleLimits
-from evse.session.errors import SessionEnd
-from evse.session.stages import Stage
+from evse.protocols.actions import End, Identify, Measurements, Note, Pause, Request, SetLimits, SetLine, StageDone
+
+__all__ = [
+    "Action",
+    "Do",
+    "End",
+    "Identify",
+    "Measurements",
+    "Note",
+    "Op",
+    "Output",
+    "Pause",
+    "Request",
+    "SetLimits",
+    "SetLine",
+    "StageDone",
+    "VehicleUpdate",
+]
 
 
 class Op(StrEnum):
@@ -29,12 +46,6 @@ class Op(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class SetLine:
-    line: str  # "aux_12v" | "aux_24v"
-    on: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Do:
     op: Op
     #: INSULATION_TEST: test voltage; PRECHARGE: target voltage
@@ -43,32 +54,6 @@ class Do:
     tolerance_v: float = 0.0
     #: PRECHARGE: current limit
     current_a: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """The BMS's present demand (BCL), already clamped to what the charger advertised in CML."""
-
-    voltage_v: float
-    current_a: float
-
-
-@dataclass(frozen=True, slots=True)
-class Pause:
-    """BSM charge permit: 00 forbid → hold the output at 0 A, 01 allow → resume."""
-
-    paused: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SetLimits:
-    limits: VehicleLimits
-
-
-@dataclass(frozen=True, slots=True)
-class Identify:
-    protocol_version: str
-    identity: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,25 +69,6 @@ class VehicleUpdate:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class StageDone:
-    stage: Stage
-
-
-@dataclass(frozen=True, slots=True)
-class End:
-    """The session must end: the adapter raises `error` out of the running (or next) stage step."""
-
-    error: SessionEnd
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """Something an operator should see in the log (a tolerated BMS quirk, a timeout in the stop phase)."""
-
-    text: str
-
-
 Action = SetLine | Do | Request | Pause | SetLimits | Identify | VehicleUpdate | StageDone | End | Note
 
 
@@ -114,13 +80,3 @@ class Output:
     def extend(self, other: Output) -> None:
         self.frames.extend(other.frames)
         self.actions.extend(other.actions)
-
-
-@dataclass(frozen=True, slots=True)
-class Measurements:
-    """The charger's own measurements, fed before every input."""
-
-    output_voltage_v: float = 0.0
-    #: vehicle side of K1/K2 (the inlet)
-    inlet_voltage_v: float = 0.0
-    output_current_a: float = 0.0
