@@ -23,7 +23,6 @@ from evse.safety.invariants import InvariantMonitor, InvariantViolation
 from evse.safety.settings import SafetySettings
 from evse.safety.supervisor import Supervisor
 from evse.session.events import Event, EventBus, InsulationMeasured, SessionEnded, VehicleIdentified
-from evse.session.hardware import ConnectorRoles
 from evse.session.session import Session
 from evse.session.settings import SessionSettings
 from evse.session.stages import Outcome, OutcomeKind, Reason, Stage
@@ -32,6 +31,7 @@ from evse.sim.interfaces import VehicleProfile
 from evse.sim.profile import load_profile, make_battery, with_overrides
 from evse.sim.vehicles import create_vehicle
 from evse.sim.world import SimWorld
+from tests.simroles import plant_roles
 
 pytestmark = pytest.mark.netns
 
@@ -90,16 +90,7 @@ async def _run(
     plant = world.plant(1)
     if fault is not None:
         inject(world, 1, *fault)
-    roles = ConnectorRoles(
-        power=plant.power,
-        contactors=plant.contactors,
-        imd=plant.imd,
-        lock=plant.lock,
-        pilot=plant.pilot,
-        meter=plant.meter,
-        temperatures=plant.temperatures,
-        estop=plant.estop,
-    )
+    roles = plant_roles(plant, lines=False, pilot=True)
     events: list[Event] = []
     bus = EventBus()
     bus.subscribe(events.append)

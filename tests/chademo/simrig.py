@@ -14,7 +14,6 @@ from evse.safety.envelope import CableLimits, ChargerLimits, Envelope
 from evse.safety.settings import SafetySettings
 from evse.safety.supervisor import Supervisor
 from evse.session.events import Event, EventBus, TraceRecord
-from evse.session.hardware import ConnectorRoles
 from evse.session.session import Session
 from evse.session.settings import SessionSettings
 from evse.session.stages import Outcome
@@ -22,6 +21,7 @@ from evse.sim.profile import load_profile, make_battery, with_overrides
 from evse.sim.vehicles import create_vehicle
 from evse.sim.vehicles.chademo import SimChademoVehicle
 from evse.sim.world import SimWorld
+from tests.simroles import plant_roles
 
 CHARGER = ChargerLimits(max_voltage_v=500, min_voltage_v=150, max_current_a=125, min_current_a=0, max_power_w=50_000)
 
@@ -39,16 +39,7 @@ class ChademoRig:
     def __post_init__(self) -> None:
         self.world = SimWorld(seed=self.seed)
         self.plant = self.world.plant(1)
-        self.roles = ConnectorRoles(
-            power=self.plant.power,
-            contactors=self.plant.contactors,
-            imd=self.plant.imd,
-            lock=self.plant.lock,
-            lines=self.plant.lines,
-            meter=self.plant.meter,
-            temperatures=self.plant.temperatures,
-            estop=self.plant.estop,
-        )
+        self.roles = plant_roles(self.plant)
         self.events: list[Event] = []
         self.bus = EventBus()
         self.bus.subscribe(self.events.append)

@@ -26,7 +26,6 @@ from evse.safety.supervisor import Supervisor
 from evse.session.adapter import PLANS
 from evse.session.context import VehicleLimits
 from evse.session.events import EventBus
-from evse.session.hardware import ConnectorRoles
 from evse.session.session import Session
 from evse.session.stages import Outcome, Reason, Stage
 from evse.sim import faults
@@ -35,6 +34,7 @@ from evse.sim.vehicle_plant import PluggedVehicle
 from evse.sim.world import SimWorld
 from tests.safety.test_invariants_stateful import BODY_STAGES, MONITOR_PERIOD_S, SESSION_SETTINGS, STATS
 from tests.session.doubles import CHARGER, ScriptedAdapter
+from tests.simroles import plant_roles
 
 MAX_EXAMPLES = 150
 STEPS = 40
@@ -92,17 +92,7 @@ class SimSessionsWithFaults(RuleBasedStateMachine):
         self.world = SimWorld(seed=7)
         plant = self.world.plant(1)
         self.plant = plant
-        self.roles = ConnectorRoles(
-            power=plant.power,
-            contactors=plant.contactors,
-            imd=plant.imd,
-            lock=plant.lock,
-            pilot=plant.pilot,
-            lines=plant.lines,
-            meter=plant.meter,
-            temperatures=plant.temperatures,
-            estop=plant.estop,
-        )
+        self.roles = plant_roles(plant, pilot=True)
         self.envelope = Envelope(CHARGER, CableLimits(250, 60, 90))
         self.supervisor = Supervisor(1, self.roles, self.envelope, self.safety, self.bus.publish)
         self.supervisor.attach()
