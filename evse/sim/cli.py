@@ -56,6 +56,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--list-profiles", action="store_true", help="list the vehicle profiles and exit")
     parser.add_argument("--list-faults", action="store_true", help="list the injectable faults and exit")
     parser.set_defaults(func=run_command)
+    from evse.sim import remote  # `evse sim plug|unplug|fault|clear-fault|profiles|faults`: a running daemon's sim
+
+    remote.register(parser)
 
 
 def parse_speed(text: str) -> float | None:
