@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import structlog
 from aiohttp import web
 
-from evse.api.metrics import CanChannelsProvider, OcppStatusProvider, StationMetrics
+from evse.api.metrics import CanChannelsProvider, OcppStatusProvider, RfidStatusProvider, StationMetrics
 from evse.api.openapi import build_spec
 from evse.api.serialize import dumps, event_dict, snapshot_dict
 from evse.api.settings import ApiSettings
@@ -59,6 +59,7 @@ class ApiContext:
     hub: EventHub | None = None
     ocpp: OcppStatusProvider | None = None
     can_channels: CanChannelsProvider | None = None
+    rfid: RfidStatusProvider | None = None
     bus_errors: Callable[[], int] | None = None
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     _reader: SessionReader | None = None
@@ -177,9 +178,15 @@ async def status(request: web.Request) -> web.Response:
         s = ctx.recorder.stats
         store.update(received=s.received, dropped=s.dropped, write_errors=s.write_errors, sessions=s.sessions_recorded)
     connectors = [snapshot_dict(ctx.station.snapshot(c)) for c in ctx.station.connector_ids()]
-    return json_response(
-        {"station_id": ctx.station_id, "simulated": ctx.sim is not None, "connectors": connectors, "store": store}
-    )
+    body: dict[str, Any] = {
+        "station_id": ctx.station_id,
+        "simulated": ctx.sim is not None,
+        "connectors": connectors,
+        "store": store,
+    }
+    if ctx.rfid is not None:
+        body["rfid"] = ctx.rfid().as_dict()
+    return json_response(body)
 
 
 async def connectors(request: web.Request) -> web.Response:
@@ -245,7 +252,9 @@ async def metrics(request: web.Request) -> web.Response:
         extra["evse_store_sessions_recorded_total"] = ("Sessions recorded since start", s.sessions_recorded)
     if ctx.bus_errors is not None:
         extra["evse_event_subscriber_errors_total"] = ("Event subscribers that raised", ctx.bus_errors())
-    text = ctx.metrics.render(ctx.station, ocpp=ctx.ocpp, can_channels=ctx.can_channels, extra_counters=extra)
+    text = ctx.metrics.render(
+        ctx.station, ocpp=ctx.ocpp, can_channels=ctx.can_channels, rfid=ctx.rfid, extra_counters=extra
+    )
     return web.Response(
         text=text, content_type="text/plain", charset="utf-8", headers={"X-Content-Type-Options": "nosniff"}
     )

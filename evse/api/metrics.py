@@ -36,6 +36,30 @@ class OcppStatusInfo:
 
 
 OcppStatusProvider = Callable[[], OcppStatusInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class RfidStatusInfo:
+    """The RFID card reader (`[rfid]`), for /metrics and /api/status."""
+
+    driver: str
+    fault: str | None
+    cards_read: int
+    bad_frames: int
+    #: what presented cards led to: "accepted", "rejected", "stopped", "ignored" → count
+    outcomes: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "driver": self.driver,
+            "fault": self.fault,
+            "cards_read": self.cards_read,
+            "bad_frames": self.bad_frames,
+            "outcomes": dict(self.outcomes),
+        }
+
+
+RfidStatusProvider = Callable[[], RfidStatusInfo]
 #: returns the vehicle-link channels (objects with `name` and any of CAN_COUNTERS as int attributes)
 CanChannelsProvider = Callable[[], Iterable[Any]]
 
@@ -108,6 +132,7 @@ class StationMetrics:
         *,
         ocpp: OcppStatusProvider | None = None,
         can_channels: CanChannelsProvider | None = None,
+        rfid: RfidStatusProvider | None = None,
         extra_counters: dict[str, tuple[str, float]] | None = None,
     ) -> str:
         out = MetricsText()
@@ -161,9 +186,36 @@ class StationMetrics:
                 ]
                 if samples:
                     out.family(f"evse_can_{attr}_total", "counter", help_text, samples)
+        if rfid is not None:
+            self._rfid(out, rfid())
         for name, (help_text, value) in sorted((extra_counters or {}).items()):
             out.family(name, "counter", help_text, [("", {}, value)])
         return out.render()
+
+    @staticmethod
+    def _rfid(out: MetricsText, info: RfidStatusInfo) -> None:
+        labels = {"driver": info.driver}
+        out.family(
+            "evse_rfid_reader_fault",
+            "gauge",
+            "1 while the RFID reader is faulted",
+            [("", labels, int(bool(info.fault)))],
+        )
+        out.family(
+            "evse_rfid_cards_read_total", "counter", "Cards the RFID reader read", [("", labels, info.cards_read)]
+        )
+        out.family(
+            "evse_rfid_bad_frames_total",
+            "counter",
+            "Frames from the RFID reader with a bad checksum",
+            [("", labels, info.bad_frames)],
+        )
+        out.family(
+            "evse_rfid_cards_total",
+            "counter",
+            "Presented cards by what they led to (accepted, rejected, stopped a session, ignored)",
+            (("", {"result": result}, n) for result, n in sorted(info.outcomes.items())),
+        )
 
     @staticmethod
     def _connectors(out: MetricsText, station: StationControl) -> None:

@@ -400,6 +400,16 @@ def build_spec(max_page: int) -> dict[str, Any]:
                 "simulated": BOOL,
                 "connectors": {"type": "array", "items": _ref("ConnectorSnapshot")},
                 "store": {"type": "object"},
+                "rfid": _obj(
+                    ["driver", "fault", "cards_read", "bad_frames", "outcomes"],
+                    {
+                        "driver": STR,
+                        "fault": _nullable("string"),
+                        "cards_read": INT,
+                        "bad_frames": INT,
+                        "outcomes": {"type": "object", "additionalProperties": INT},
+                    },
+                ),
             },
         ),
         "Authorization": _obj(

@@ -18,7 +18,7 @@ import structlog
 from aiohttp import web
 
 from evse.api.app import ApiContext
-from evse.api.metrics import CanChannelsProvider, OcppStatusProvider
+from evse.api.metrics import CanChannelsProvider, OcppStatusProvider, RfidStatusProvider
 from evse.api.routes import create_app
 from evse.api.settings import ApiSettings
 from evse.api.sim import SimControl
@@ -104,6 +104,9 @@ class ApiService:
 
     def set_can_channels(self, provider: CanChannelsProvider | None) -> None:
         self.ctx.can_channels = provider
+
+    def set_rfid_status(self, provider: RfidStatusProvider | None) -> None:
+        self.ctx.rfid = provider
 
     @property
     def url(self) -> str:

@@ -15,6 +15,8 @@ import msgspec
 from evse.api.settings import ApiSettings
 from evse.config.meta import Settings, setting
 from evse.daemon.settings import DaemonSettings
+from evse.diagnostics.settings import DiagnosticsSettings
+from evse.hardware.drivers.settings import Pn532Settings
 from evse.ocpp.settings import OcppSettings
 from evse.protocols.ccs.settings import CcsSettings
 from evse.protocols.chademo.settings import ChademoSettings
@@ -161,6 +163,33 @@ class StationSettings(Settings, frozen=True):
     allow_list: Annotated[list[str], setting("Id tags authorized locally, without asking the CSMS")] = []
 
 
+#: `[rfid] driver` that means "no reader"
+NO_RFID: Literal["none"] = "none"
+
+
+class RfidSettings(Settings, frozen=True):
+    """RFID card reader (ISO 14443): a presented card's UID is the id tag the station authorizes (allow-list,
+    then the CSMS's local list / authorization cache / Authorize)."""
+
+    driver: Annotated[
+        Literal["none", "pn532"], setting("Reader driver: `none` (no reader) or `pn532` (NXP PN532 on a UART)")
+    ] = NO_RFID
+    connectors: Annotated[
+        list[int],
+        setting(
+            "Connector ids the reader serves (empty = every connector). A card goes to the one with a plugged-in "
+            "vehicle waiting for authorization, else to the first available one (kept until the plug arrives); "
+            "the card that started a running session stops it"
+        ),
+    ] = []
+    fault_check_interval_s: Annotated[
+        float, setting("How often the reader's health is checked (a fault is logged and shown on /metrics)", "s", gt=0)
+    ] = 1.0
+    pn532: Annotated[Pn532Settings, setting("PN532 reader: serial port and timing (driver `pn532`)")] = msgspec.field(
+        default_factory=Pn532Settings
+    )
+
+
 class LoggingSettings(Settings, frozen=True):
     """Log output (structlog)."""
 
@@ -198,6 +227,19 @@ class Config(Settings, frozen=True):
     store: Annotated[StoreSettings, setting("Session store")] = msgspec.field(default_factory=StoreSettings)
     api: Annotated[ApiSettings, setting("Local HTTP API")] = msgspec.field(default_factory=ApiSettings)
     sim: Annotated[SimSettings, setting("Simulation")] = msgspec.field(default_factory=SimSettings)
+    diagnostics: Annotated[DiagnosticsSettings, setting("`evse diagnose` finding rules (also GET /api/diagnose)")] = (
+        msgspec.field(default_factory=DiagnosticsSettings)
+    )
+    rfid: Annotated[RfidSettings, setting("RFID card reader")] = msgspec.field(default_factory=RfidSettings)
+
+    def __post_init__(self) -> None:
+        known = {c.id for c in self.connectors}
+        unknown = [c for c in self.rfid.connectors if c not in known]
+        if unknown:
+            raise ValueError(
+                f"rfid.connectors names connector {unknown[0]}, which is not configured (connectors: "
+                f"{', '.join(str(c) for c in sorted(known)) or 'none'}); fix the list"
+            )
 
     def connector(self, connector_id: int) -> ConnectorSettings:
         for connector in self.connectors:

@@ -53,6 +53,7 @@ async def serve(config: Config) -> int:
         pending_exit.append(exit_code)
         stop.set()
 
+    composed: wiring.Wiring | None = None
     try:
         composed = wiring.build(config, loop, request_stop)
         reclaim_root_logger()  # the station's imports (iso15118) may have configured the root logger
@@ -72,6 +73,8 @@ async def serve(config: Config) -> int:
             raise StartError(lifecycle.start_error)
         return code
     finally:
+        if composed is not None:
+            composed.release()  # after the lifecycle's last safe state: drivers' tasks end, ports are released
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         notifier.close()

@@ -88,6 +88,16 @@ class Wiring:
     def safe_state(self) -> None:
         self.station.safe_state()
 
+    def release(self) -> None:
+        """After the last safe state: each driver's `shutdown()` (background tasks end, ports and CAN channels
+        are released). Synchronous and short; a station without drivers to release is left alone."""
+        shutdown = getattr(self.station, "shutdown_drivers", None)
+        if callable(shutdown):
+            try:
+                shutdown()
+            except Exception:  # the outputs are already safe: a failing release is logged, never fatal
+                log.exception("releasing the drivers failed")
+
     def status(self) -> str:
         return status_line(self.config, self.station, [s.name for s in self.services])
 
@@ -107,7 +117,37 @@ def ocpp_service(config: Config, station: Any, bus: EventBus, request_stop: Call
         request_stop(EXIT_RESTART)
 
     service = OcppService(config, bus, station, state_dir=config.station.state_dir, on_reboot=on_reboot)
-    return AdaptedService("ocpp", service.start, lambda _timeout_s: service.stop())
+    return OcppDaemonService(service)
+
+
+class OcppDaemonService:
+    """The OCPP client as a daemon service; its link and queue figures go to the local API's /metrics."""
+
+    name = "ocpp"
+
+    def __init__(self, service: Any) -> None:
+        self.service = service
+
+    async def start(self) -> None:
+        await self.service.start()
+
+    async def stop(self, timeout_s: float) -> None:
+        await self.service.stop()
+
+    def alive(self) -> bool:
+        """The OCPP service's own liveness (its tasks still run) when it reports one."""
+        alive = getattr(self.service, "alive", None)
+        return bool(alive()) if callable(alive) else True
+
+    def status(self) -> Any:
+        """`evse.api.metrics.OcppStatusInfo`: connected = the CSMS link is up and the boot was accepted; queue
+        depth = transaction messages (start, meter values, stop) waiting in the persistent queue for the CSMS."""
+        from evse.api.metrics import OcppStatusInfo
+
+        client = getattr(self.service, "client", None)
+        if client is None:
+            return OcppStatusInfo(connected=False, queue_depth=0)
+        return OcppStatusInfo(connected=bool(client.online), queue_depth=len(client.queue))
 
 
 def api_service(config: Config, station: Any, bus: EventBus, request_stop: Callable[[int], None]) -> Service | None:
@@ -158,10 +198,20 @@ def sim_vehicles_service(
     return AdaptedService("sim-vehicles", start, stop)
 
 
+def rfid_service(config: Config, station: Any, bus: EventBus, request_stop: Callable[[int], None]) -> Service | None:
+    """The RFID card reader (`[rfid]`): card UIDs go to the station's authorization."""
+    if config.rfid.driver == "none":
+        return None
+    from evse.daemon.rfid import rfid_service as build_rfid
+
+    return build_rfid(config, station, bus, request_stop)
+
+
 #: factories of the upper layers, started in this order after the station (and stopped in this order after it)
 UPPER_SERVICES: tuple[Callable[[Config, Any, EventBus, Callable[[int], None]], Service | None], ...] = (
     ocpp_service,
     api_service,
+    rfid_service,
     sim_vehicles_service,
 )
 
@@ -188,7 +238,25 @@ def build(config: Config, loop: asyncio.AbstractEventLoop, request_stop: Callabl
         service = factory(config, station, bus, request_stop)
         if service is not None:
             wiring.services.append(service)
+    connect_api(wiring)
     return wiring
+
+
+def connect_api(wiring: Wiring) -> None:
+    """Hand the local API what only the daemon knows of: the OCPP link and queue, the station's CAN channels
+    (error and bus-off counters) and the RFID reader, for /metrics and /api/status."""
+    api = next((getattr(s, "api", None) for s in wiring.services if getattr(s, "api", None) is not None), None)
+    if api is None:
+        return
+    for service in wiring.services:
+        if isinstance(service, OcppDaemonService):
+            api.set_ocpp_status(service.status)
+        rfid_status = getattr(service, "status", None)
+        if service.name == "rfid" and callable(rfid_status) and hasattr(api, "set_rfid_status"):
+            api.set_rfid_status(rfid_status)
+    channels = getattr(wiring.station, "can_channels", None)
+    if callable(channels):
+        api.set_can_channels(channels)
 
 
 def status_line(config: Config, station: Any, service_names: list[str]) -> str:

@@ -24,10 +24,13 @@ the defaults below construct its adapter class directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import structlog
 
 from evse.config.schema import Config, ConnectorSettings, HardwareRole
 from evse.hardware import registry
@@ -39,6 +42,8 @@ from evse.session.session import settings_timeouts
 from evse.station.authorization import LocalAuthorizer
 from evse.station.connector import ConnectorSpec
 from evse.station.station import Station
+
+log = structlog.get_logger("evse.station")
 
 #: configuration field of `ConnectorHardware` → the registry's role name
 ROLE_FIELDS: dict[str, str] = {
@@ -58,6 +63,8 @@ _UNUSED: dict[str, frozenset[str]] = {
     "gbt": frozenset({"pilot"}),
 }
 _CAN_STANDARDS = frozenset({"chademo", "gbt"})
+#: `DriverContext.shared` key of the CAN channels the builder opened itself (closed by `shutdown_drivers`)
+OWNED_CHANNELS = "station.can_channels"
 _SIM_LINK = "sim"
 
 
@@ -167,8 +174,14 @@ _DEFAULTS: dict[str, AdapterProvider] = {
 
 
 # ---------------------------------------------------------------------- hardware
+#: `DriverContext.shared` key of the list of every driver the builder created (for `shutdown_drivers`)
+BUILT_DRIVERS = "station.drivers"
+
+
 def _create(role: str, spec: HardwareRole, context: registry.DriverContext) -> Any:
-    return registry.create(role, spec.driver, spec.params, context=context)
+    driver = registry.create(role, spec.driver, spec.params, context=context)
+    context.shared.setdefault(BUILT_DRIVERS, []).append(driver)
+    return driver
 
 
 def _can_channel(connector: ConnectorSettings, context: registry.DriverContext) -> Any:
@@ -178,7 +191,9 @@ def _can_channel(connector: ConnectorSettings, context: registry.DriverContext) 
     params: dict[str, Any] = {"interface": link.interface, "channel": link.channel}
     if link.bitrate is not None:
         params["bitrate"] = link.bitrate
-    return registry.create("can", "pythoncan", params, context=context)
+    channel = registry.create("can", "pythoncan", params, context=context)
+    context.shared.setdefault(OWNED_CHANNELS, []).append(channel)
+    return channel
 
 
 def build_roles(
@@ -224,7 +239,7 @@ def build_station(
     bus: EventBus,
     loop: asyncio.AbstractEventLoop | None = None,
     shared: dict[str, Any] | None = None,
-) -> Station:
+) -> BuiltStation:
     """Build (but do not start) the station; driver and adapter errors come out as `DriverError` sentences."""
     del loop  # drivers take the running loop when they need it
     shared = {} if shared is None else shared
@@ -260,7 +275,7 @@ def build_station(
             "ccs": config.ccs,
         }
     )
-    return Station(
+    station = BuiltStation(
         specs,
         bus=bus,
         session_settings=config.session,
@@ -269,3 +284,67 @@ def build_station(
         authorizer=LocalAuthorizer(free_vend=config.station.free_vend, allow_list=config.station.allow_list),
         timeouts=timeouts,
     )
+    station.shared = shared
+    station.sim_control = _sim_control(shared)
+    return station
+
+
+class BuiltStation(Station):
+    """The station as built from a configuration, with what the daemon wires and tears down besides: the
+    drivers and CAN channels the builder created (`shared`), and in simulated mode the simulator's control seam
+    (`sim_control`, an `evse.api.sim.SimControl`) the local API serves."""
+
+    shared: dict[str, Any]
+    sim_control: Any = None
+
+    def drivers(self) -> list[Any]:
+        """Every driver created for this station, each once (a driver may serve several roles)."""
+        unique: dict[int, Any] = {}
+        for driver in self.shared.get(BUILT_DRIVERS, []):
+            unique.setdefault(id(driver), driver)
+        return list(unique.values())
+
+    def can_channels(self) -> list[Any]:
+        """The CAN channels of the station, for /metrics: each connector's vehicle link and the channels of the
+        buses drivers keep in `shared` (a power-module bus), each once."""
+        found: dict[int, Any] = {}
+        for connector in self.connectors.values():
+            if connector.spec.roles.can is not None:
+                found.setdefault(id(connector.spec.roles.can), connector.spec.roles.can)
+        for value in list(self.shared.values()):
+            channel = getattr(value, "channel", None)
+            if channel is not None and hasattr(channel, "send") and hasattr(channel, "name"):
+                found.setdefault(id(channel), channel)
+        return list(found.values())
+
+    def shutdown_drivers(self) -> None:
+        """After the station has stopped: each driver's `shutdown()` (its background task ends, its port is
+        released), then the CAN channels the builder opened are closed. A failing driver is logged and the
+        rest still shut down. Every `shutdown()` is synchronous and short (cancel a task, close a port)."""
+        for driver in self.drivers():
+            shutdown = getattr(driver, "shutdown", None)
+            if not callable(shutdown):
+                continue
+            try:
+                shutdown()
+            except Exception as error:  # one driver must not keep the others' ports open
+                log.warning("driver shutdown failed", driver=type(driver).__name__, error=str(error))
+        channels = self.shared.get(OWNED_CHANNELS, []) + [
+            getattr(v, "channel", None) for v in self.shared.values() if hasattr(v, "attach")
+        ]
+        for channel in channels:
+            close = getattr(channel, "close", None)
+            if callable(close) and not getattr(channel, "closed", False):
+                with contextlib.suppress(Exception):
+                    close()
+        self.shared[BUILT_DRIVERS] = []
+
+
+def _sim_control(shared: dict[str, Any]) -> Any:
+    """The simulator's control seam when the station runs on simulated hardware (its world is in `shared`)."""
+    world = shared.get("sim.world")
+    if world is None:
+        return None
+    from evse.sim.control import WorldSimControl
+
+    return WorldSimControl(world)
