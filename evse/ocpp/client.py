@@ -42,6 +42,10 @@ log = logging.getLogger("evse.ocpp.client")
 
 #: OCPP 1.6 §4.2 RegistrationStatus
 ACCEPTED = "Accepted"
+#: `alive()`: the housekeeping loop wakes at least every HOUSEKEEPING_MAX_S (60 s); three missed wakes = wedged
+LIVENESS_HOUSEKEEPING_S = 180.0
+#: `alive()`: slack on the queue sender's longest legitimate pause between two attempts
+LIVENESS_MARGIN_S = 60.0
 
 
 class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
@@ -54,6 +58,7 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
         *,
         rng: random.Random | None = None,
         on_reboot: Callable[[str], Awaitable[None]] | None = None,
+        open_link: Callable[[str], Awaitable[Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.bus = bus
@@ -85,22 +90,56 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
             serve=self.serve,
             rng=rng,
             on_security_event=self.security_event,
+            open_link=open_link,
         )
         self.keys.on_change(self._key_changed)
         self._background: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._session_task: asyncio.Task[None] | None = None
+        #: loop time the housekeeping loop last woke / the queue sender last attempted or waited (liveness)
+        self.housekeeping_s = 0.0
+        self.queue_progress_s = 0.0
         self.pending_profiles: dict[int, dict[str, Any]] = {}
         self._features_init()
         self.recover_open_transactions()
+        self._apply_connection_timeout()
 
     # -- lifecycle
     async def run(self) -> None:
         """Run until cancelled."""
+        now = asyncio.get_running_loop().time()
+        self.housekeeping_s = self.queue_progress_s = now
         async with asyncio.TaskGroup() as group:
-            group.create_task(self.supervisor.run(), name="ocpp-connection")
-            group.create_task(self._consume_events(), name="ocpp-events")
-            group.create_task(self._sample_loop(), name="ocpp-sampled-meter")
-            group.create_task(self._aligned_loop(), name="ocpp-aligned-meter")
-            group.create_task(self._housekeeping_loop(), name="ocpp-housekeeping")
+            self._loops = [
+                group.create_task(self.supervisor.run(), name="ocpp-connection"),
+                group.create_task(self._consume_events(), name="ocpp-events"),
+                group.create_task(self._sample_loop(), name="ocpp-sampled-meter"),
+                group.create_task(self._aligned_loop(), name="ocpp-aligned-meter"),
+                group.create_task(self._housekeeping_loop(), name="ocpp-housekeeping"),
+            ]
+
+    def alive(self) -> bool:
+        """The client's machinery runs: every loop of `run()` is running, the housekeeping loop wakes as it
+        should, session events do not pile up unhandled, and while connected the session (boot gate, heartbeat,
+        queue sender) runs. Being offline is not a failure: the supervisor keeps reconnecting."""
+        if not self._loops or any(task.done() for task in self._loops):
+            return False
+        now = asyncio.get_running_loop().time()
+        if now - self.housekeeping_s > LIVENESS_HOUSEKEEPING_S:
+            return False
+        if self.cp is not None and self._session_task is not None and self._session_task.done():
+            return False  # connected, but the boot gate / heartbeat / queue sender died
+        if self.online and len(self.queue) > 0:
+            # the sender must attempt the head message at least once per response timeout + longest retry wait
+            keys = self.keys
+            bound_s = (
+                self.settings.response_timeout_s
+                + keys.get_int("TransactionMessageRetryInterval") * keys.get_int("TransactionMessageAttempts")
+                + LIVENESS_MARGIN_S
+            )
+            if now - self.queue_progress_s > bound_s:
+                return False
+        return True
 
     def spawn(self, coro: Awaitable[Any], name: str = "") -> asyncio.Task[Any]:
         """A background task we keep a reference to (follow-up work of handlers)."""
@@ -127,6 +166,7 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
         for state in self.connectors.values():
             state.reported = None
         session = asyncio.create_task(self._session(cp), name="ocpp-session")
+        self._session_task = session
         try:
             await cp.start()  # returns by ConnectionClosed
         finally:
@@ -134,12 +174,14 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await session
             self.cp = None
+            self._session_task = None
             self.accepted.clear()
             while not self._outbox.empty():
                 self._outbox.get_nowait()
 
     async def _session(self, cp: OcppChargePoint) -> None:
         await self._boot(cp)
+        self.queue_progress_s = asyncio.get_running_loop().time()
         self.accepted.set()
         log.info("BootNotification accepted")
         for connector_id in [0, *self.connectors]:
@@ -207,8 +249,11 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
             self._outbox.put_nowait((action, payload))
 
     async def _queue_loop(self, cp: OcppChargePoint) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            self.queue_progress_s = loop.time()
             await self.queue.wait_nonempty()
+            self.queue_progress_s = loop.time()
             message = self.queue.peek()
             if message is None:
                 continue
@@ -233,12 +278,25 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
                     # OCPP 1.6 §4.10: wait RetryInterval × attempts before the next try
                     await asyncio.sleep(self.keys.get_int("TransactionMessageRetryInterval") * attempts)
                 continue
+            self.queue_progress_s = loop.time()
             self.queue.remove(message.seq)
             self.delivered.append((message.action, payload))
             del self.delivered[:-1000]
             self.transaction_message_delivered(message.action, message.tx_local, response)
 
+    def _apply_connection_timeout(self) -> None:
+        """ConnectionTimeOut is the station's to act on (identification ↔ plug); 0 leaves the station's own."""
+        setter = getattr(self.station, "set_connection_timeout", None)
+        if setter is not None:
+            seconds = self.keys.get_int("ConnectionTimeOut")
+            try:
+                setter(float(seconds) if seconds > 0 else None)
+            except Exception as exc:
+                log.warning("station did not take ConnectionTimeOut %s: %s", seconds, exc)
+
     def _key_changed(self, key: str, value: str) -> None:
+        if key == "ConnectionTimeOut":
+            self._apply_connection_timeout()
         if key in ("AuthorizationKey", "SecurityProfile"):
             self.security_event("ReconfigurationOfSecurityParameters", key)
             # whitepaper §2.4 / §2.5: reconnect with the new credentials / profile

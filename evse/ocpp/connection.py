@@ -9,6 +9,7 @@ import random
 import re
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -62,6 +63,7 @@ class ConnectionSupervisor:
         serve: Callable[[ClientConnection], Awaitable[None]],
         rng: random.Random | None = None,
         on_security_event: Callable[[str, str], None] | None = None,
+        open_link: Callable[[str], Awaitable[Any]] | None = None,
     ) -> None:
         self._settings = settings
         self._profile = profile
@@ -74,6 +76,8 @@ class ConnectionSupervisor:
         self._on_security_event = on_security_event
         self._last_event = ""
         self._socket: ClientConnection | None = None
+        #: instead of a WebSocket: a link opened in process (`evse.ocpp.memory_link`, the simulation's CSMS)
+        self._open_link = open_link
 
     async def reconnect(self) -> None:
         """Close the present connection (new credentials, security profile, reset): the loop connects again."""
@@ -113,6 +117,9 @@ class ConnectionSupervisor:
         profile = self._profile()
         settings = self._settings
         url = csms_url(settings, profile)
+        if self._open_link is not None:
+            await self._serve_link(url)
+            return
         headers: dict[str, str] = {}
         if profile in (1, 2):
             headers["Authorization"] = basic_auth_header(
@@ -145,3 +152,15 @@ class ConnectionSupervisor:
                 await self._serve(socket)
             finally:
                 self._socket = None
+
+    async def _serve_link(self, url: str) -> None:
+        assert self._open_link is not None
+        link = await self._open_link(url)
+        self.connections += 1
+        log.info("connected to %s (in-process link)", url)
+        self._socket = link
+        try:
+            await self._serve(link)
+        finally:
+            self._socket = None
+            await link.close()

@@ -10,7 +10,9 @@ import itertools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import websockets
 from aiohttp import web
@@ -19,6 +21,7 @@ from ocpp.v16 import ChargePoint
 from websockets.asyncio.server import ServerConnection, serve
 
 from evse.ocpp.dev_ports import DEFAULT_CONTROL_PORT, DEFAULT_PORT  # noqa: F401 (re-exported)
+from evse.ocpp.memory_link import MemorySocket, memory_pair
 from evse.ocpp.transport import SUBPROTOCOL, redact
 
 HEARTBEAT_INTERVAL_S = 300
@@ -28,15 +31,35 @@ _quiet = logging.getLogger("evse.ocpp.dev_csms.lib")
 _quiet.setLevel(logging.CRITICAL)
 
 
+#: a sink of the readable log: (charge point id, arrow, text); "→" from the charge point, "←" to it, "==" link
+LineSink = Callable[[str, str, str], None]
+
+
 class DevCsms:
-    def __init__(self, out: TextIO = sys.stdout) -> None:
+    def __init__(self, out: TextIO = sys.stdout, *, on_line: LineSink | None = None) -> None:
         self.out = out
+        self.on_line = on_line
         self.peers: dict[str, _Peer] = {}
         self.transactions: dict[str, int] = {}  # charge point → its last open transaction id
+        #: every CALL received: (charge point id, action, payload)
+        self.received: list[tuple[str, str, dict[str, Any]]] = []
         self._tx_ids = itertools.count(1)
+        self._links: set[asyncio.Task[None]] = set()
 
     def line(self, cp_id: str, arrow: str, text: str) -> None:
-        print(f"{cp_id} {arrow} {text}", file=self.out, flush=True)
+        if self.on_line is not None:
+            self.on_line(cp_id, arrow, text)
+        else:
+            print(f"{cp_id} {arrow} {text}", file=self.out, flush=True)
+
+    async def open_link(self, url: str) -> MemorySocket:
+        """A connection from a charge point in the same event loop (`evse sim`): the client's end of an
+        in-memory link to `url`; this CSMS serves the other end like a WebSocket connection."""
+        client_end, server_end = memory_pair(urlsplit(url).path or "/")
+        task = asyncio.get_running_loop().create_task(self._ws_handler(server_end), name="dev-csms-link")
+        self._links.add(task)
+        task.add_done_callback(self._links.discard)
+        return client_end
 
     def answer(self, cp_id: str, action: str, payload: dict[str, Any]) -> dict[str, Any]:
         now = _now()
@@ -58,7 +81,7 @@ class DevCsms:
             return {"status": "Accepted"}
         return {}
 
-    async def _ws_handler(self, connection: ServerConnection) -> None:
+    async def _ws_handler(self, connection: ServerConnection | MemorySocket) -> None:
         path = connection.request.path if connection.request else "/?"
         cp_id = path.rstrip("/").rsplit("/", 1)[-1] or "?"
         peer = _Peer(cp_id, connection, self)
@@ -114,7 +137,7 @@ class DevCsms:
 
 
 class _Peer(ChargePoint):
-    def __init__(self, cp_id: str, connection: ServerConnection, csms: DevCsms) -> None:
+    def __init__(self, cp_id: str, connection: ServerConnection | MemorySocket, csms: DevCsms) -> None:
         super().__init__(cp_id, connection, response_timeout=CALL_TIMEOUT_S, logger=_quiet)
         self.csms = csms
         self._n = itertools.count(1)
@@ -132,6 +155,7 @@ class _Peer(ChargePoint):
             self.csms.line(self.id, "→", f"(unreadable) {redact(raw)[:200]}")
             return
         if msg.message_type_id == MessageType.Call:
+            self.csms.received.append((self.id, msg.action, msg.payload))
             self.csms.line(self.id, "→", f"{msg.action} {_brief(msg.payload)}")
             answer = self.csms.answer(self.id, msg.action, msg.payload)
             await self._connection.send(msg.create_call_result(answer).to_json())

@@ -49,6 +49,7 @@ class Features:
             self.reservations[rid] = {"connector": connector, "idTag": tag, "parent": parent, "expiry": expiry}
             if connector in c.connectors:
                 c.connectors[connector].reservation_id = rid
+                self._station_reserved(connector, True)
         self.profiles: list[Installed] = [
             Installed(connector, json.loads(text))
             for connector, text in c.db.conn.execute("SELECT connector_id, profile FROM charging_profiles")
@@ -117,9 +118,19 @@ class Features:
             (reservation_id, connector_id, id_tag, parent, expiry),
         )
         state.reservation_id = reservation_id
+        self._station_reserved(connector_id, True)
         c.report_status(connector_id)
         self.replan()
         return "Accepted"
+
+    def _station_reserved(self, connector_id: int, reserved: bool) -> None:
+        """The station shows the reservation too (its status feeds the API and the HMI), when it can."""
+        setter = getattr(self._c().station, "set_reserved", None)
+        if setter is not None:
+            try:
+                setter(connector_id, reserved)
+            except Exception as exc:  # the reservation stands in OCPP even if the station cannot show it
+                log.warning("station could not show the reservation of connector %d: %s", connector_id, exc)
 
     def _drop_reservation(self, reservation_id: int) -> None:
         c = self._c()
@@ -129,6 +140,7 @@ class Features:
             state = c.connectors[entry["connector"]]
             if state.reservation_id == reservation_id:
                 state.reservation_id = None
+                self._station_reserved(entry["connector"], False)
                 c.report_status(entry["connector"])
 
     def cancel_reservation(self, reservation_id: int) -> str:
@@ -287,6 +299,7 @@ class Features:
 
     async def _housekeeping_loop(self) -> None:
         while True:
+            self._c().housekeeping_s = asyncio.get_running_loop().time()
             now = wall_time().timestamp()
             wakes = [w for w in (self._expire_reservations(now), self.apply_limits(now)) if w is not None]
             # a W limit converted to A follows the voltage: re-evaluate while charging

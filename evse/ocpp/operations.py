@@ -20,6 +20,8 @@ log = logging.getLogger("evse.ocpp.operations")
 #: how long a soft reset waits for transactions to stop before rebooting anyway
 SOFT_RESET_WAIT_S = 30.0
 HARD_RESET_WAIT_S = 3.0
+#: pause between two attempts of an unsuccessful reset (ResetRetries)
+RESET_RETRY_DELAY_S = 5.0
 #: connector states from which a remote start can proceed (the vehicle may already be plugged in)
 STARTABLE = frozenset({"Available", "Preparing", "Reserved"})
 
@@ -28,6 +30,9 @@ class Operations:
     """Mixin of OcppClient."""
 
     pending_profiles: dict[int, dict[str, Any]]
+    #: reset attempts made / resets given up after ResetRetries (for tests and diagnostics)
+    reset_attempts: int = 0
+    reset_attempts_failed: int = 0
 
     def _o(self) -> OcppClient:
         return self  # type: ignore[return-value]
@@ -61,7 +66,25 @@ class Operations:
             c.pending_profiles.pop(connector_id, None)
 
     async def reset(self, kind: str) -> None:
+        """Reset (OCPP 1.6 §5.14): stop the transactions (Soft: gracefully, waiting for the sessions), then the
+        reboot hook. An unsuccessful attempt — a soft reset whose sessions did not stop in time, or a reboot hook
+        that failed — is retried `ResetRetries` times; the last attempt stops the transactions itself."""
         c = self._o()
+        retries = max(0, c.keys.get_int("ResetRetries"))
+        log.warning("%s reset requested by the CSMS", kind)
+        c.security_event("ResetOrReboot", f"{kind} reset requested by the CSMS")
+        for attempt in range(retries + 1):
+            if await self._reset_attempt(kind, last=attempt == retries):
+                return
+            if attempt < retries:
+                log.warning("%s reset attempt %d unsuccessful; retrying (ResetRetries %d)", kind, attempt + 1, retries)
+                await asyncio.sleep(RESET_RETRY_DELAY_S)
+        log.error("%s reset failed after %d attempts", kind, retries + 1)
+        self.reset_attempts_failed += 1
+
+    async def _reset_attempt(self, kind: str, last: bool) -> bool:
+        c = self._o()
+        self.reset_attempts += 1
         running = [s for s in c.connectors.values() if s.tx_local is not None]
         for state in running:
             state.stop_reason = "SoftReset" if kind == "Soft" else "HardReset"
@@ -71,19 +94,25 @@ class Operations:
         deadline = loop.time() + (SOFT_RESET_WAIT_S if kind == "Soft" else HARD_RESET_WAIT_S)
         while any(s.tx_local is not None for s in c.connectors.values()) and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
-        for state in c.connectors.values():
-            if state.tx_local is not None:  # the session did not end in time: stop the transaction ourselves
-                sample = state.last_sample
-                meter = int(sample.energy_wh) if sample else 0
-
-                c.queue.end(state.tx_local, meter, ocpp_time(), state.stop_reason or "HardReset", state.id_tag)
-                state.tx_local = None
-        log.warning("%s reset requested by the CSMS", kind)
-        c.security_event("ResetOrReboot", f"{kind} reset requested by the CSMS")
-        if c.on_reboot is not None:
-            await c.on_reboot(kind)
-        else:
+        still_open = [s for s in c.connectors.values() if s.tx_local is not None]
+        if still_open and kind == "Soft" and not last:
+            return False  # the sessions did not stop gracefully: unsuccessful, try again
+        for state in still_open:  # the session did not end in time: stop the transaction ourselves
+            if state.tx_local is None:
+                continue
+            sample = state.last_sample
+            meter = int(sample.energy_wh) if sample else 0
+            c.queue.end(state.tx_local, meter, ocpp_time(), state.stop_reason or "HardReset", state.id_tag)
+            state.tx_local = None
+        if c.on_reboot is None:
             await c.supervisor.reconnect()  # no reboot hook: a new connection sends a new BootNotification
+            return True
+        try:
+            await c.on_reboot(kind)
+        except Exception as exc:
+            log.warning("the reboot hook failed: %r", exc)
+            return False
+        return True
 
     async def unlock(self, connector_id: int, timeout_s: float) -> str:
         c = self._o()

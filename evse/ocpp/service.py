@@ -32,6 +32,8 @@ from evse.station.control import StationControl
 log = logging.getLogger("evse.ocpp")
 
 DEFAULT_STATE_DIR = "state"
+#: how often `drain()` looks at the queue
+DRAIN_POLL_S = 0.1
 
 
 def _state_dir(config: Any, settings: OcppSettings, explicit: str | Path | None) -> Path:
@@ -46,7 +48,7 @@ def _state_dir(config: Any, settings: OcppSettings, explicit: str | Path | None)
     return Path(DEFAULT_STATE_DIR)
 
 
-def _with_station_identity(config: Any) -> OcppSettings:
+def settings_for(config: Any) -> OcppSettings:
     """The charge point is named in [station] (id, vendor, model, serial number); a value set explicitly in
     [ocpp] (different from its default) still wins, so an OCPP-specific identity remains possible."""
     settings: OcppSettings = config.ocpp
@@ -73,13 +75,15 @@ class OcppService:
         state_dir: str | Path | None = None,
         on_reboot: Callable[[str], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
+        open_link: Callable[[str], Awaitable[Any]] | None = None,
     ) -> None:
-        self.settings: OcppSettings = config if isinstance(config, OcppSettings) else _with_station_identity(config)
+        self.settings: OcppSettings = config if isinstance(config, OcppSettings) else settings_for(config)
         self.bus = bus
         self.station = station
         self.state_dir = _state_dir(config, self.settings, state_dir)
         self._on_reboot = on_reboot
         self._rng = rng
+        self._open_link = open_link
         self.client: OcppClient | None = None
         self.db: OcppDatabase | None = None
         self._task: asyncio.Task[None] | None = None
@@ -93,12 +97,34 @@ class OcppService:
                 "or change station.state_dir."
             ) from None
         self.client = OcppClient(
-            self.settings, self.bus, self.station, self.db, rng=self._rng, on_reboot=self._on_reboot
+            self.settings,
+            self.bus,
+            self.station,
+            self.db,
+            rng=self._rng,
+            on_reboot=self._on_reboot,
+            open_link=self._open_link,
         )
         self.station.set_authorizer(self.client)
         self.client.security_event("StartupOfTheDevice")
         self._task = asyncio.create_task(self.client.run(), name="ocpp")
         log.info("OCPP client for %s started (state in %s)", self.settings.charge_point_id, self.state_dir)
+
+    def alive(self) -> bool:
+        """For the daemon's watchdog: True while the client's task and its loops (connection supervisor,
+        event intake, meter loops, housekeeping, and while connected the session with the queue sender) run —
+        not crashed, not wedged. Offline is alive: the supervisor keeps reconnecting."""
+        if self._task is None or self._task.done() or self.client is None:
+            return False
+        return self.client.alive()
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until the persistent queue is delivered (at most `timeout_s`); True when it is empty."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.client is not None and len(self.client.queue) > 0 and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(DRAIN_POLL_S)
+        return self.client is None or len(self.client.queue) == 0
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -1,11 +1,16 @@
 """`evse sim`: the station from a configuration, simulated vehicles from a scenario, a live view, a summary.
 
     evse sim [--config config/sim.toml] [--scenario FILE] [--speed N|max] [--seed N] [--plain]
+             [--no-ocpp | --csms URL]
     evse sim --list-profiles | --list-faults
 
 Without `--scenario` it plays `scenarios/demo.toml` next to the configuration file. `--speed max` (the default)
 runs on the virtual clock — a 30-minute session in seconds, the same result for the same seed; `--speed N` runs
 N× real time (`--speed 1` is real time, for watching or for a CCS vehicle whose EVCC keeps real-time timers).
+
+With `[ocpp] enabled` (config/sim.toml has it) the station's OCPP client talks to the development CSMS, served in
+the simulation's own event loop, and its message log appears among the notes (`--no-ocpp`: no OCPP at all;
+`--csms URL`: an external CSMS instead, at --speed 1 or another factor, not on the virtual clock).
 """
 
 from __future__ import annotations
@@ -53,6 +58,13 @@ def register(subparsers: Any) -> None:
         choices=("debug", "info", "warning", "error"),
         help="daemon log lines (to stderr) at or above this level (default warning: the view stays readable)",
     )
+    ocpp = parser.add_mutually_exclusive_group()
+    ocpp.add_argument(
+        "--no-ocpp", action="store_true", help="run without the OCPP client and the in-process development CSMS"
+    )
+    ocpp.add_argument(
+        "--csms", metavar="URL", help="connect the OCPP client to this CSMS (e.g. a running `evse csms`), not in-process"
+    )
     parser.add_argument("--list-profiles", action="store_true", help="list the vehicle profiles and exit")
     parser.add_argument("--list-faults", action="store_true", help="list the injectable faults and exit")
     parser.set_defaults(func=run_command)
@@ -98,6 +110,7 @@ def run_command(args: argparse.Namespace) -> int:
     scenario, warnings = check_scenario(scenario, config, speed)
     for warning in warnings:
         print(f"evse sim: {warning}", file=sys.stderr)
+    ocpp = ocpp_options(args, config, speed)
     quiet_logging(args.log_level)
     seed = config.sim.seed if args.seed is None else args.seed
     world = SimWorld(config.sim, seed)
@@ -108,14 +121,39 @@ def run_command(args: argparse.Namespace) -> int:
         from evse.clock import set_wall_epoch
 
         set_wall_epoch(loop)
-        records = loop.run_until_complete(simulate(config, scenario, world, plain=args.plain))
+        records = loop.run_until_complete(simulate(config, scenario, world, plain=args.plain, ocpp=ocpp))
     finally:
         activate(None)
         asyncio.set_event_loop(None)
         loop.close()
     print()
     print(summary(records))
+    if ocpp is not None and ocpp.summary:
+        print()
+        print(ocpp.summary)
     return 0
+
+
+@dataclasses.dataclass
+class OcppOptions:
+    """OCPP in a simulation: the in-process development CSMS (no `csms_url`) or an external CSMS."""
+
+    csms_url: str | None = None
+    #: filled at the end of the run: what the CSMS received
+    summary: str = ""
+
+
+def ocpp_options(args: argparse.Namespace, config: Any, speed: float | None) -> OcppOptions | None:
+    if args.no_ocpp:
+        return None
+    if args.csms:
+        if speed is None:
+            raise UserError(
+                "--csms connects over a real socket, which the virtual clock of --speed max cannot wait for; "
+                "add --speed 1 (or another factor), or leave --csms out to use the in-process development CSMS."
+            )
+        return OcppOptions(csms_url=args.csms)
+    return OcppOptions() if config.ocpp.enabled else None
 
 
 def quiet_logging(level: str) -> None:
@@ -208,17 +246,29 @@ def build(config: Any, bus: EventBus, loop: asyncio.AbstractEventLoop) -> Any | 
     return module.build_station(config, bus=bus, loop=loop)
 
 
-async def simulate(config: Any, scenario: Scenario, world: SimWorld, *, plain: bool = False) -> list[SessionRecord]:
+async def simulate(
+    config: Any, scenario: Scenario, world: SimWorld, *, plain: bool = False, ocpp: OcppOptions | None = None
+) -> list[SessionRecord]:
     loop = asyncio.get_running_loop()
     bus = EventBus()
     station = build(config, bus, loop)
     _reclaim_logging()
     runner = ScenarioRunner(world, scenario, bus, station)
+    runner.t0_s = loop.time()  # notes before the scenario starts (the OCPP boot) count from here
     view = LiveView(runner, world, tty=False if plain else None)
     view.standards = {c.id: c.standard for c in config.connectors}
+    sim_ocpp = None
     if station is None:
         view.on_note(0.0, 0, "no station in this build (evse.station.build is missing): the simulated world runs alone")
     else:
+        if ocpp is not None:
+            from evse.ocpp.sim_csms import SimOcpp
+
+            def note(connector_id: int, text: str) -> None:
+                view.on_note(runner.elapsed_s(), connector_id, text)
+
+            sim_ocpp = SimOcpp(config, bus, station, note, csms_url=ocpp.csms_url, seed=world.seed)
+            await sim_ocpp.start()  # before the station, so it sees the station's first status reports
         await station.start()
     ticker = _Ticker(loop, view)
     try:
@@ -228,6 +278,9 @@ async def simulate(config: Any, scenario: Scenario, world: SimWorld, *, plain: b
         if station is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(station.stop(STATION_STOP_TIMEOUT_S), STATION_STOP_TIMEOUT_S * 2)
+        if sim_ocpp is not None and ocpp is not None:
+            await sim_ocpp.stop()  # after the station: the last StopTransaction reaches the CSMS first
+            ocpp.summary = sim_ocpp.summary()
         view.close()
         world.close()
     sys.stdout.flush()

@@ -2,9 +2,10 @@
 plug detection per standard.
 
 The status is a pure function of what the station knows, so OCPP, the API and the HMI cannot disagree:
-Faulted (a persistent hardware fault) › Unavailable (inoperative, no session) › the session's stage
-(Preparing / Charging / SuspendedEV / SuspendedEVSE / Finishing) › Finishing (plugged after a session) ›
-Preparing (plugged, no session yet) › Reserved › Available.
+Faulted (a persistent hardware fault) › the session's stage (Preparing / Charging / SuspendedEV / SuspendedEVSE /
+Finishing) › Unavailable (inoperative, no session) › Finishing (plugged after a session) › Preparing (plugged,
+no session yet; or an identification waiting for the plug) › Reserved › Available. A plugged vehicle whose
+attempt was abandoned (no identification within the connection timeout) counts as not plugged.
 """
 
 from __future__ import annotations
@@ -49,12 +50,19 @@ def derive_status(
     requested_current_a: float | None = None,
     allowed_current_a: float | None = None,
     reserved: bool = False,
+    abandoned: bool = False,
+    identified: bool = False,
 ) -> ConnectorStatus:
     """`stage` is the running session's stage (None without a session); `session_over` means a session ended
-    on this connector and the vehicle has not been unplugged since."""
+    on this connector and the vehicle has not been unplugged since. `abandoned`: plugged, but nobody identified
+    within the connection timeout — Available again (OCPP 1.6 ConnectionTimeOut, transition Preparing →
+    Available) until unplugged or identified. `identified`: an identification waits for the plug (Preparing)."""
     if fault is not None:
         return ConnectorStatus.FAULTED
-    if stage is not None and stage not in (Stage.FINISHED, Stage.FAULTED):
+    if stage in (Stage.FINISHED, Stage.FAULTED):
+        # the session has ended but its task is still winding up: already over (no Finishing → Preparing flap)
+        session_over = True
+    elif stage is not None:
         if stage is Stage.IDLE or stage in HANDSHAKE_STAGES:
             return ConnectorStatus.PREPARING
         if stage is Stage.PAUSED:
@@ -68,8 +76,10 @@ def derive_status(
         return ConnectorStatus.FINISHING
     if not available:
         return ConnectorStatus.UNAVAILABLE
-    if plugged:
+    if plugged and not abandoned:
         return ConnectorStatus.FINISHING if session_over else ConnectorStatus.PREPARING
+    if identified and not plugged:
+        return ConnectorStatus.PREPARING
     if reserved:
         return ConnectorStatus.RESERVED
     return ConnectorStatus.AVAILABLE

@@ -98,3 +98,18 @@ class StationControl(Protocol):
 
     async def unlock(self, connector_id: int) -> bool: ...
     def set_authorizer(self, authorizer: Authorizer) -> None: ...
+
+
+class OcppStationControl(StationControl, Protocol):
+    """What the OCPP client uses beyond `StationControl` when the station offers it (optional: the client
+    checks for each method, so other implementations of StationControl need not have them)."""
+
+    def set_reserved(self, connector_id: int, reserved: bool) -> None:
+        """ReserveNow accepted (True) / the reservation used, cancelled or expired (False): an idle connector
+        shows Reserved meanwhile (status, API, HMI)."""
+        ...
+
+    def set_connection_timeout(self, timeout_s: float | None) -> None:
+        """ConnectionTimeOut: seconds an identification waits for the plug and a plugged vehicle waits for an
+        identification before the attempt is abandoned (connector Available again); None: the station's own."""
+        ...

@@ -26,6 +26,7 @@ import functools
 import math
 from collections.abc import Callable
 
+import msgspec
 import structlog
 
 from evse.safety.envelope import Envelope
@@ -93,6 +94,15 @@ class Station:
         self._poller: asyncio.Task[None] | None = None
         self._heartbeat_s = -math.inf
         self._started = False
+        #: OCPP (ReserveNow): connectors held for a reservation — Reserved while nothing else is going on
+        self._reserved: set[int] = set()
+        #: OCPP ConnectionTimeOut: how long an identification waits for the plug and a plugged vehicle for an
+        #: identification (None: the session's authorization stage timeout)
+        self._connection_timeout_s: float | None = None
+        #: plugged, but the attempt was abandoned (no identification within the timeout): Available until
+        #: unplugged or identified
+        self._abandoned: set[int] = set()
+        self._pending_expiry: dict[int, asyncio.TimerHandle] = {}
         bus.subscribe(self._on_event)
 
     # ------------------------------------------------------------------ lifecycle
@@ -174,6 +184,7 @@ class Station:
         if plugged == connector.plugged:
             return
         connector.plugged = plugged
+        self._abandoned.discard(connector.connector_id)
         if plugged:
             self._start_session(connector)
         else:
@@ -194,7 +205,7 @@ class Station:
             roles=spec.roles,
             envelope=connector.envelope,
             supervisor=connector.supervisor,
-            session_settings=self.session_settings,
+            session_settings=self._session_settings(),
             safety_settings=self.safety_settings,
             publish=self.bus.publish,
             timeouts=self._timeouts,
@@ -225,6 +236,14 @@ class Station:
             connector.task = None  # not running any more: the reallocation below must not count it
             connector.last_outcome = session.outcome
             connector.session_over = connector.plugged
+            outcome = session.outcome
+            if (
+                connector.plugged
+                and outcome is not None
+                and outcome.stage is Stage.AUTHORIZATION
+                and outcome.reason is Reason.TIMEOUT
+            ):
+                self._abandoned.add(connector.connector_id)  # nobody identified in time (ConnectionTimeOut)
             if connector.unavailable_pending:
                 connector.available, connector.unavailable_pending = False, False
             self._reallocate()
@@ -284,6 +303,9 @@ class Station:
             vehicle_paused=session is not None and VEHICLE_PAUSE in session.paused_by,
             requested_current_a=requested_a,
             allowed_current_a=allowed_a,
+            reserved=connector.connector_id in self._reserved,
+            abandoned=connector.connector_id in self._abandoned,
+            identified=connector.pending is not None and connector.pending.expires_s > self._now(),
         )
 
     def _refresh(self, connector: Connector) -> None:
@@ -350,9 +372,7 @@ class Station:
             if not session.ctx.authorized.is_set():
                 self._hand_over(connector, id_tag)
         else:
-            connector.pending = PendingAuthorization(
-                result, self._now() + self.session_settings.authorization_timeout_s
-            )
+            self._identified(connector, result)
         return result
 
     async def remote_start(self, connector_id: int, id_tag: str) -> bool:
@@ -366,10 +386,57 @@ class Station:
             self._hand_over(connector, id_tag)
             return True
         authorization = Authorization(AuthorizationStatus.ACCEPTED, id_tag, source="remote_start")
-        connector.pending = PendingAuthorization(
-            authorization, self._now() + self.session_settings.authorization_timeout_s
-        )
+        self._identified(connector, authorization)
         return True
+
+    # ------------------------------------------------------------------ identification before the plug, timeouts
+    def _authorization_wait_s(self) -> float:
+        if self._connection_timeout_s is not None:
+            return self._connection_timeout_s
+        return self.session_settings.authorization_timeout_s
+
+    def _session_settings(self) -> SessionSettings:
+        if self._connection_timeout_s is None:
+            return self.session_settings
+        return msgspec.structs.replace(self.session_settings, authorization_timeout_s=self._connection_timeout_s)
+
+    def _identified(self, connector: Connector, authorization: Authorization) -> None:
+        """An identification without a session: kept for the plug (Preparing) until the connection timeout; a
+        vehicle still plugged in after an abandoned attempt starts a session with it at once."""
+        cid = connector.connector_id
+        expires_s = self._now() + self._authorization_wait_s()
+        connector.pending = PendingAuthorization(authorization, expires_s)
+        old = self._pending_expiry.pop(cid, None)
+        if old is not None:
+            old.cancel()
+        loop = self._loop or asyncio.get_running_loop()
+        self._pending_expiry[cid] = loop.call_at(expires_s, self._identification_expired, connector)
+        if connector.plugged and cid in self._abandoned and not connector.running:
+            self._abandoned.discard(cid)
+            self._start_session(connector)
+        self._refresh(connector)
+
+    def _identification_expired(self, connector: Connector) -> None:
+        self._pending_expiry.pop(connector.connector_id, None)
+        if connector.pending is not None and connector.pending.expires_s <= self._now():
+            connector.pending = None
+        self._refresh(connector)
+
+    def set_connection_timeout(self, timeout_s: float | None) -> None:
+        """OCPP ConnectionTimeOut: seconds an identification waits for the plug and a plugged vehicle waits
+        for an identification (the next sessions' authorization stage); None or ≤ 0: the configured stage
+        timeout."""
+        self._connection_timeout_s = timeout_s if timeout_s is not None and timeout_s > 0 else None
+
+    def set_reserved(self, connector_id: int, reserved: bool) -> None:
+        """OCPP ReserveNow accepted (True) / the reservation used, cancelled or expired (False): an idle
+        connector shows Reserved meanwhile."""
+        connector = self._connector(connector_id)
+        if reserved:
+            self._reserved.add(connector_id)
+        else:
+            self._reserved.discard(connector_id)
+        self._refresh(connector)
 
     async def stop(self, connector_id: float, reason: str | None = None) -> bool:
         """Two contracts meet here: `stop(connector_id, reason)` stops that connector's session
