@@ -20,6 +20,7 @@ MODULES: list[str] = [
     "bench.bench_ocpp",
     "bench.bench_fault_reaction",
     "bench.bench_footprint",
+    "bench.bench_scaling",
     "bench.bench_ccs",
 ]
 

@@ -18,8 +18,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import looptime
-
 T = TypeVar("T")
 
 _EPOCH_ATTR = "_evse_wall_epoch"
@@ -30,6 +28,9 @@ VIRTUAL_NOOP_CYCLES = 2
 
 def new_virtual_loop(start_s: float = 0.0) -> asyncio.AbstractEventLoop:
     """A fresh event loop on virtual time starting at `start_s`."""
+    # imported here: looptime imports pytest when present (~50 ms, ~9 MiB) and the daemon runs on real time
+    import looptime
+
     loop = looptime.new_event_loop(start=start_s, noop_cycles=VIRTUAL_NOOP_CYCLES)
     return loop
 

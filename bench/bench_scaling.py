@@ -1,0 +1,233 @@
+"""How cost grows with the number of connectors charging at once (a large station), on real time.
+
+For 1, 4 and 8 connectors (quick: 2), alternately CHAdeMO and GB/T, the whole station is built
+(`evse.station.build`: sessions, safety supervisors, adapters, power-budget sharing) over the simulation's in-loop
+CAN bus, a simulated vehicle is plugged into every connector, and once every session is in energy transfer we
+measure for a window of real time:
+
+* **reaction latency** — from a vehicle handing a frame to its CAN link (the frame's send stamp, loop time) to the
+  charger's request reaching the power path (`SessionContext.request`) while handling that frame: the bus hop,
+  the wait in the busy event loop, the decode and the protocol core. Only frames that produce a request count
+  (CHAdeMO 0x102, GB/T BCL). Baseline, same run: a bare in-loop bus echo (frame out → receiver called) on an
+  otherwise idle loop — the floor of the bus hop.
+* **CPU** — process CPU time ÷ wall time over the window, in % of one core (everything runs in the one loop
+  thread: station, plants, simulated vehicles and batteries, so this is an upper bound of the charger's own cost).
+  Baseline, same run: the same station with no vehicle plugged in (idle connectors).
+
+CPU and latency are meaningless on the virtual clock, so this runs on a plain asyncio loop.
+
+    .venv/bin/evse-bench --only scaling
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+
+from bench.harness import Result, Stats
+from evse.can.channel import CanFrame, InLoopBus, InLoopChannel
+
+#: a simulated vehicle profile per standard (their packs start low enough to charge through the window)
+PROFILES = {"chademo": "chademo-1.0-40kwh", "gbt": "gbt-2015-60kwh"}
+STANDARDS = ("chademo", "gbt")
+REACTION_TARGET_MS = 2.0
+SETUP_TIMEOUT_S = 120.0
+
+
+class _Probe:
+    """Class-level hooks (benchmark only): which vehicle frame the loop is delivering to a charger endpoint now,
+    and the latency of each power-path request made while delivering it."""
+
+    def __init__(self) -> None:
+        self.charger_endpoints: set[int] = set()
+        self.frame: CanFrame | None = None
+        self.samples_ms: list[float] = []
+        self.recording = False
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        from evse.session.power_path import SessionContext
+
+        deliver: Callable[[InLoopChannel, CanFrame], None] = InLoopChannel._deliver
+        request: Callable[..., Any] = SessionContext.request
+        probe = self
+
+        def probed_deliver(channel: InLoopChannel, frame: CanFrame) -> None:
+            if id(channel) not in probe.charger_endpoints:
+                deliver(channel, frame)
+                return
+            probe.frame = frame
+            try:
+                deliver(channel, frame)
+            finally:
+                probe.frame = None
+
+        def probed_request(ctx: Any, voltage_v: float, current_a: float) -> Any:
+            frame = probe.frame
+            if probe.recording and frame is not None:
+                probe.samples_ms.append((asyncio.get_running_loop().time() - frame.timestamp_s) * 1e3)
+                probe.frame = None  # one sample per frame
+            return request(ctx, voltage_v, current_a)
+
+        InLoopChannel._deliver = probed_deliver  # type: ignore[method-assign,assignment]
+        SessionContext.request = probed_request  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            InLoopChannel._deliver = deliver  # type: ignore[method-assign,assignment]
+            SessionContext.request = request  # type: ignore[method-assign]
+
+
+def _config(n: int, quick: bool) -> Any:
+    from evse.config.schema import Config, ConnectorSettings
+
+    connectors = [
+        ConnectorSettings(
+            id=i + 1,
+            standard=STANDARDS[i % 2],  # type: ignore[arg-type]
+            max_voltage_v=750.0,
+            max_current_a=125.0,
+            max_power_w=62_500.0,
+            cable_max_current_a=125.0,
+        )
+        for i in range(n)
+    ]
+    base = Config()
+    sim = base.sim
+    if quick:
+        # quick mode only checks the benchmark runs: a faster insulation test shortens the way to energy transfer
+        sim = msgspec.structs.replace(
+            sim, imd=msgspec.structs.replace(sim.imd, sample_period_s=0.2, settling_time_constant_s=0.05)
+        )
+    return msgspec.structs.replace(
+        base,
+        connectors=connectors,
+        sim=sim,
+        station=msgspec.structs.replace(base.station, free_vend=True, power_budget_w=1e6),
+        ocpp=msgspec.structs.replace(base.ocpp, enabled=False),
+    )
+
+
+async def _station_window(n: int, window_s: float, quick: bool, *, plug: bool, probe: _Probe) -> tuple[float, int]:
+    """Build an n-connector station, plug a vehicle into each (when `plug`), wait for energy transfer on every
+    connector, then measure for `window_s`. Returns (% of one core, samples recorded)."""
+    from evse.session.events import EventBus
+    from evse.sim.dock import VehicleDock
+    from evse.sim.profile import load_profile
+    from evse.sim.world import SimWorld, activate
+    from evse.station.build import build_station
+
+    loop = asyncio.get_running_loop()
+    config = _config(n, quick)
+    world = SimWorld(config.sim, seed=1)
+    activate(world)
+    dock = VehicleDock(world)
+    station: Any = None
+    try:
+        station = build_station(config, bus=EventBus(), loop=loop)
+        await station.start()
+        probe.charger_endpoints = {id(world.charger_channel(c.id)) for c in config.connectors}
+        if plug:
+            for connector in config.connectors:
+                dock.plug(connector.id, load_profile(PROFILES[connector.standard]))
+            deadline = loop.time() + SETUP_TIMEOUT_S
+            while not all(station.snapshot(c.id).stage == "energy_transfer" for c in config.connectors):
+                if loop.time() > deadline:
+                    stages = [station.snapshot(c.id).stage for c in config.connectors]
+                    raise RuntimeError(f"not every session reached energy transfer in {SETUP_TIMEOUT_S:g} s: {stages}")
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # let the current ramps settle into steady charging
+        gc.collect()
+        before = len(probe.samples_ms)
+        probe.recording = True
+        cpu0, wall0 = time.process_time(), time.perf_counter()  # wall-clock ok: benchmark
+        await asyncio.sleep(window_s)
+        cpu_pct = (time.process_time() - cpu0) / (time.perf_counter() - wall0) * 100  # wall-clock ok: benchmark
+        probe.recording = False
+        if plug:
+            stages = [station.snapshot(c.id).stage for c in config.connectors]
+            if any(s != "energy_transfer" for s in stages):
+                raise RuntimeError(f"a session left energy transfer during the window: {stages}")
+        return cpu_pct, len(probe.samples_ms) - before
+    finally:
+        probe.recording = False
+        if station is not None:
+            await station.stop(15.0)  # vehicles still plugged: sessions end the normal way
+        dock.close()
+        activate(None)
+        world.close()
+
+
+async def _in_loop_echo(samples: int) -> list[float]:
+    """Bare in-loop bus hop: vehicle endpoint sends, charger endpoint's receiver runs (ms)."""
+    loop = asyncio.get_running_loop()
+    bus = InLoopBus("bench-echo")
+    charger, vehicle = bus.attach("charger"), bus.attach("vehicle")
+    out: list[float] = []
+    got: list[asyncio.Future[None]] = []
+
+    def on_frame(frame: CanFrame) -> None:
+        out.append((loop.time() - frame.timestamp_s) * 1e3)
+        got[-1].set_result(None)
+
+    charger.set_receiver(on_frame)
+    for _ in range(samples):
+        got.append(loop.create_future())
+        vehicle.send(CanFrame(0x102, bytes(8)))
+        await got[-1]
+    charger.close()
+    vehicle.close()
+    return out
+
+
+async def _all(quick: bool) -> list[Result]:
+    sizes = (2,) if quick else (1, 4, 8)
+    window_s = 0.5 if quick else 15.0
+    idle_window_s = min(window_s, 5.0)
+    echo = Stats.of(await _in_loop_echo(200 if quick else 5000))
+    results: list[Result] = []
+    probe = _Probe()
+    with probe.installed():
+        for n in sizes:
+            idle_cpu, _ = await _station_window(n, idle_window_s, quick, plug=False, probe=probe)
+            start = len(probe.samples_ms)
+            cpu, count = await _station_window(n, window_s, quick, plug=True, probe=probe)
+            latency = Stats.of(probe.samples_ms[start:] or [float("nan")])
+            counts = {s: sum(1 for i in range(n) if STANDARDS[i % 2] == s) for s in STANDARDS}
+            mix = " + ".join(f"{k} {s}" for s, k in counts.items() if k)
+            label = f"{n} connector{'s' if n > 1 else ''} charging ({mix})"
+            results.append(
+                Result(
+                    f"scaling: vehicle frame → power-path request, {label}",
+                    "ms",
+                    latency.median,
+                    latency.p99,
+                    baseline=echo.median,
+                    baseline_name="bare in-loop bus hop",
+                    target=REACTION_TARGET_MS,
+                    n=count,
+                    note=f"real time, {window_s:g} s window; hop p99 {echo.p99 * 1e3:.0f} µs",
+                )
+            )
+            results.append(
+                Result(
+                    f"scaling: CPU with {label}",
+                    "% of one core",
+                    cpu,
+                    baseline=idle_cpu,
+                    baseline_name=f"same {n} connectors idle",
+                    n=1,
+                    note="station + simulated plants and vehicles in one loop",
+                )
+            )
+    return results
+
+
+def run(quick: bool) -> list[Result]:
+    return asyncio.run(_all(quick))
