@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from cobs import cobs
@@ -10,6 +11,8 @@ from hypothesis import strategies as st
 
 from evse.hardware.drivers.yeti import messages as m
 from evse.hardware.drivers.yeti.framing import MAX_FRAME_BYTES, FrameDecoder, encode_frame, jamcrc
+from evse.hardware.drivers.yeti.link import BoardLink
+from evse.hardware.drivers.yeti.settings import YetiBoardSettings
 
 
 def test_jamcrc_is_crc32_without_final_inversion() -> None:
@@ -90,3 +93,70 @@ def test_field_numbers_are_the_published_ones() -> None:
     assert m.to_host("reset", m.ResetReason.WATCHDOG) == bytes.fromhex("1001")
     assert m.to_host("lock_state", m.LockState.LOCKED, 1) == bytes.fromhex("30015002")  # fields go out in number order
     assert m.to_host("config_request", m.new("BootConfigRequest")) == bytes.fromhex("5a00")
+
+
+class _NullTransport:
+    def set_receiver(self, receiver: object) -> None:
+        pass
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+_BOARD_PAYLOADS = [f[0] for f in m.MESSAGES["McuToEverest"] if f[4]]
+
+
+def _feed_link(frames: list[bytes]) -> BoardLink:
+    async def run() -> BoardLink:
+        link = BoardLink(_NullTransport(), YetiBoardSettings(port="fuzz", reset_on_start=False))
+        for frame in frames:
+            link._received(frame)
+        link.shutdown()
+        return link
+
+    return asyncio.run(run())
+
+
+@given(st.lists(st.binary(max_size=60), max_size=8))
+def test_any_framed_bytes_never_crash_the_board_link(payloads: list[bytes]) -> None:
+    """Valid frames around arbitrary bytes: protobuf errors, unknown payloads and connectors are all survivable."""
+    link = _feed_link([encode_frame(p) for p in payloads])
+    assert link.decoder.good_frames == len(payloads)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_BOARD_PAYLOADS), st.integers(-3, 5), st.integers(0, 2**32 - 1), st.booleans()),
+        max_size=10,
+    )
+)
+def test_any_board_message_with_any_values_never_crashes_the_link(
+    messages: list[tuple[str, int, int, bool]],
+) -> None:
+    frames = []
+    for payload, connector, number, flag in messages:
+        frames.append(encode_frame(m.to_host(payload, _value(payload, number, flag), connector)))
+    link = _feed_link(frames)
+    for state in link.connectors.values():
+        assert state.cp_state is None or state.cp_state in m.CpState
+
+
+def _value(payload: str, number: int, flag: bool) -> object:
+    field = next(f for f in m.MESSAGES["McuToEverest"] if f[0] == payload)
+    if field[2] == m.E:
+        return number % 64 - 2  # any enum number, known or not (proto3 enums are open)
+    kind = field[3]
+    if kind == "Telemetry":
+        return m.new(kind, cp_voltage_hi=number, cp_voltage_lo=number)
+    if kind == "CoilState":
+        return m.new(kind, coil_type=number % 7, coil_state=flag)
+    if kind == "ErrorFlags":
+        return m.new(kind, diode_fault=flag, cp_signal_fault=not flag)
+    if kind == "Temperature":
+        return m.new(kind, temp=[number, number // 2])
+    if kind == "FanState":
+        return m.new(kind, fan_id=number % 4, rpm=number)
+    return m.new(kind)
