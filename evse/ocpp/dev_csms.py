@@ -43,6 +43,8 @@ class DevCsms:
         self.transactions: dict[str, int] = {}  # charge point → its last open transaction id
         #: every CALL received: (charge point id, action, payload)
         self.received: list[tuple[str, str, dict[str, Any]]] = []
+        #: transaction id → the StartTransaction that opened it
+        self.started: dict[int, dict[str, Any]] = {}
         self._tx_ids = itertools.count(1)
         self._links: set[asyncio.Task[None]] = set()
 
@@ -72,6 +74,7 @@ class DevCsms:
         if action == "StartTransaction":
             tx_id = next(self._tx_ids)
             self.transactions[cp_id] = tx_id
+            self.started[tx_id] = payload
             return {"transactionId": tx_id, "idTagInfo": {"status": "Accepted"}}
         if action == "StopTransaction":
             if self.transactions.get(cp_id) == payload.get("transactionId"):

@@ -83,6 +83,7 @@ class Reporting:
             state.stop_data = []
             state.last_sample = None  # the previous session's readings are not this one's
             state.vehicle = {"standard": event.standard}
+            state.data_sent = {}
         elif isinstance(event, StageChanged):
             state.stage = event.stage.value
             if event.stage in TX_START_STAGES and state.tx_local is None:
@@ -137,7 +138,8 @@ class Reporting:
         id_tag = id_tag or state.id_tag
         id_tag = (id_tag or "unknown")[:20]
         state.id_tag = id_tag
-        meter_start = int(state.last_sample.energy_wh) if state.last_sample else 0
+        # before the session's first sample the register stands where the previous transaction left it
+        meter_start = int(state.last_sample.energy_wh if state.last_sample else self._register_base(connector_id))
         state.tx_local = c.queue.begin(
             connector_id, id_tag, state.session_id, meter_start, ocpp_time(t_s), reservation_id=state.reservation_id
         )
@@ -224,7 +226,13 @@ class Reporting:
 
     def _data_transfer(self, message_id: str, data: dict[str, Any]) -> None:
         c = self._client()
-        c.send("DataTransfer", {"vendorId": c.settings.vendor_id, "messageId": message_id, "data": _compact(data)})
+        state = c.connectors.get(int(data.get("connectorId", 0)))
+        text = _compact(data)
+        if state is not None:
+            if state.data_sent.get(message_id) == text:
+                return  # the protocol reported the same identity / limits again: nothing new for the CSMS
+            state.data_sent[message_id] = text
+        c.send("DataTransfer", {"vendorId": c.settings.vendor_id, "messageId": message_id, "data": text})
 
     def transaction_message_delivered(self, action: str, tx_local: int | None, response: dict[str, Any]) -> None:
         c = self._client()

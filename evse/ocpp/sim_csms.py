@@ -93,10 +93,9 @@ class SimOcpp:
             rest = rest.removeprefix("result ")
             action += " result"
         payload = _json(rest)
-        connector_id = payload.get("connectorId", 0) if isinstance(payload, dict) else 0
         body = _meter_values(payload) if action == "MeterValues" and isinstance(payload, dict) else rest
         line = f"{cp_id} {arrow} {action} {body}"
-        self.note(connector_id if isinstance(connector_id, int) else 0, line[:MAX_LINE_CHARS])
+        self.note(0, line if len(line) <= MAX_LINE_CHARS else line[: MAX_LINE_CHARS - 1] + "…")
 
     def summary(self) -> str:
         """What the CSMS received, one line per action, and the transactions (for the end of a run)."""
@@ -111,12 +110,15 @@ class SimOcpp:
         for action, n in sorted(counts.items()):
             extra = f" ({', '.join(f'{k} {v}' for k, v in sorted(data.items()))})" if action == "DataTransfer" else ""
             lines.append(f"  {action:28s} {n}{extra}")
-        stops = [p for _, a, p in received if a == "StopTransaction"]
-        for stop in stops:
-            lines.append(
-                f"  transaction {stop.get('transactionId')}: meterStop {stop.get('meterStop')} Wh, "
-                f"reason {stop.get('reason', 'Local')}"
-            )
+        stops = {p.get("transactionId"): p for _, a, p in received if a == "StopTransaction"}
+        if self.csms.started:
+            lines += ["", "| transaction | connector | id tag | meterStart | meterStop | reason |"]
+            lines.append("|---|---|---|---|---|---|")
+        for tx_id, start in sorted(self.csms.started.items()):
+            stop = stops.get(tx_id)
+            end = f"{stop.get('meterStop')} Wh | {stop.get('reason', 'Local')}" if stop else "— | (open)"
+            begin = f"{start.get('connectorId')} | {start.get('idTag')} | {start.get('meterStart')} Wh"
+            lines.append(f"| {tx_id} | {begin} | {end} |")
         if not received:
             lines.append("  (nothing received)")
         return "\n".join(lines)

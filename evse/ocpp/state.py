@@ -28,3 +28,4 @@ class ConnectorState:
     available: bool = True
     vehicle: dict[str, str] = field(default_factory=dict)  # standard, protocol version, identity
     limits: dict[str, float] = field(default_factory=dict)  # the negotiated limits
+    data_sent: dict[str, str] = field(default_factory=dict)  # session data last sent per messageId (no repeats)

@@ -63,7 +63,9 @@ def register(subparsers: Any) -> None:
         "--no-ocpp", action="store_true", help="run without the OCPP client and the in-process development CSMS"
     )
     ocpp.add_argument(
-        "--csms", metavar="URL", help="connect the OCPP client to this CSMS (e.g. a running `evse csms`), not in-process"
+        "--csms",
+        metavar="URL",
+        help="connect the OCPP client to this CSMS (e.g. a running `evse csms`) instead of in-process",
     )
     parser.add_argument("--list-profiles", action="store_true", help="list the vehicle profiles and exit")
     parser.add_argument("--list-faults", action="store_true", help="list the injectable faults and exit")
@@ -139,8 +141,9 @@ class OcppOptions:
     """OCPP in a simulation: the in-process development CSMS (no `csms_url`) or an external CSMS."""
 
     csms_url: str | None = None
-    #: filled at the end of the run: what the CSMS received
+    #: filled at the end of the run: what the in-process CSMS received, as a summary and as (cp, action, payload)
     summary: str = ""
+    received: list[tuple[str, str, dict[str, Any]]] = dataclasses.field(default_factory=list)
 
 
 def ocpp_options(args: argparse.Namespace, config: Any, speed: float | None) -> OcppOptions | None:
@@ -281,6 +284,7 @@ async def simulate(
         if sim_ocpp is not None and ocpp is not None:
             await sim_ocpp.stop()  # after the station: the last StopTransaction reaches the CSMS first
             ocpp.summary = sim_ocpp.summary()
+            ocpp.received = list(sim_ocpp.csms.received) if sim_ocpp.csms is not None else []
         view.close()
         world.close()
     sys.stdout.flush()
