@@ -3,8 +3,9 @@
 A presented card's UID (upper-case hex) is an id tag. It goes to one of the connectors the reader serves:
 * the connector whose running session that card started → the session is stopped (present the card again to end
   charging, as on most public chargers);
-* else a connector with a plugged-in vehicle waiting for authorization (status Preparing, no id tag yet);
-* else the first available connector: the authorization is kept until a vehicle is plugged in there.
+* else a connector with a plugged-in vehicle waiting for authorization (a session, no id tag yet);
+* else the first available connector: the authorization is kept until a vehicle is plugged in there (the
+  connector shows Preparing meanwhile, so the next card goes to another connector).
 `StationControl.authorize` decides (free vend, allow-list, then the CSMS's authorizer: local list, cache,
 Authorize.req). The reader's health is checked every `fault_check_interval_s`: a fault is logged once when it
 appears and when it clears, and shows on `/metrics` and `/api/status`.
@@ -28,6 +29,7 @@ from evse.station.control import AuthorizationStatus, ConnectorStatus, StationCo
 log = structlog.get_logger("evse.rfid")
 
 #: statuses of a running session a card may stop (a session still in its handshake is left alone)
+IDLE = "idle"  # evse.session.stages.Stage.IDLE: no session on the connector
 _STOPPABLE = frozenset({ConnectorStatus.CHARGING, ConnectorStatus.SUSPENDED_EV, ConnectorStatus.SUSPENDED_EVSE})
 
 
@@ -91,12 +93,15 @@ class CardRouter:
                 stopped = await self.station.stop(snap.connector_id, "user_stop")
                 log.info("RFID card stops the session", connector_id=snap.connector_id, id_tag=uid, stopped=stopped)
                 return "stopped" if stopped else "ignored"
-        waiting = [s for s in snapshots if s.status is ConnectorStatus.PREPARING and s.id_tag is None]
+        # Preparing without a session (stage idle) is a connector already holding an identification for its plug
+        waiting = [
+            s for s in snapshots if s.status is ConnectorStatus.PREPARING and s.id_tag is None and s.stage != IDLE
+        ]
         free = [s for s in snapshots if s.status is ConnectorStatus.AVAILABLE]
         candidates = waiting or free
         if not candidates:
             log.warning(
-                "RFID card presented but no connector can take it (all busy, faulted or unavailable)",
+                "RFID card ignored: no connector can take it (busy, faulted, unavailable or holding a card)",
                 id_tag=uid,
                 connectors=served,
             )

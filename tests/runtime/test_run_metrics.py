@@ -1,0 +1,134 @@
+"""The daemon's real wiring (`serve()` on a configuration: station, OCPP client, store + API) hands the local API
+what only it knows: GET /metrics shows the OCPP link (connected, queue depth) to a loopback development CSMS and
+the vehicle link's CAN counters (a python-can `virtual` channel), and on SIGTERM every driver is shut down and the
+CAN channel the builder opened is closed. Real sockets on loopback, real time, short bounds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import signal
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evse.api.client import call
+from evse.config.loader import parse_config
+from evse.daemon import wiring
+from evse.daemon.exitcodes import EXIT_OK
+from evse.daemon.main import serve
+from evse.ocpp.dev_csms import DevCsms
+
+CONFIG = """
+[station]
+id = "T-WIRED"
+state_dir = "{state}"
+free_vend = true
+[[connectors]]
+id = 1
+standard = "chademo"
+vehicle_link = {{ interface = "virtual", channel = "{channel}" }}
+[ocpp]
+enabled = true
+csms_url = "ws://127.0.0.1:{csms_port}"
+charge_point_id = "CP-WIRED"
+[api]
+port = {api_port}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def metric_lines(text: str, name: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(name + "{") or line.startswith(name + " ")]
+
+
+async def test_metrics_show_the_ocpp_link_and_can_counters_and_stop_releases_drivers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csms_port, api_port = free_port(), free_port()
+    channel = f"evse-wired-{uuid.uuid4().hex[:8]}"
+    config = parse_config(
+        CONFIG.format(state=tmp_path / "state", channel=channel, csms_port=csms_port, api_port=api_port)
+    )
+    csms_log = io.StringIO()
+    csms = asyncio.create_task(DevCsms(csms_log).run("127.0.0.1", csms_port, free_port()))
+    built: list[wiring.Wiring] = []
+    real_build = wiring.build
+
+    def spy(*args: Any) -> wiring.Wiring:
+        built.append(real_build(*args))
+        return built[-1]
+
+    monkeypatch.setattr(wiring, "build", spy)
+    (tmp_path / "state").mkdir()
+    daemon = asyncio.create_task(serve(config))
+    url = f"http://127.0.0.1:{api_port}"
+    metrics = ""
+    try:
+
+        async def connected() -> bool:
+            nonlocal metrics
+            with contextlib.suppress(OSError):
+                metrics = await asyncio.to_thread(_get_text, url + "/metrics")
+            return metric_lines(metrics, "evse_ocpp_connected") == ["evse_ocpp_connected 1"]
+
+        async with asyncio.timeout(20):
+            while not await connected():  # noqa: ASYNC110 - polling the daemon over HTTP
+                await asyncio.sleep(0.1)
+        assert "CP-WIRED → BootNotification" in csms_log.getvalue(), metrics
+        (depth,) = metric_lines(metrics, "evse_ocpp_queue_depth")
+        assert depth.split()[1].isdigit()
+        name = f'channel="virtual:{channel}"'
+        for counter in ("error_frames", "bus_off_events", "frames_received", "frames_sent", "send_failures"):
+            lines = metric_lines(metrics, f"evse_can_{counter}_total")
+            assert lines and name in lines[0], (counter, lines)
+        status = await asyncio.to_thread(call, url, "GET", "/api/status")
+        assert status["station_id"] == "T-WIRED" and "rfid" not in status  # no reader configured
+        (composed,) = built
+        assert [s.name for s in composed.services] == ["station", "ocpp", "store+api"]
+        assert all(s.alive() for s in composed.services)
+        link = composed.station.connectors[1].spec.roles.can
+        assert not link.closed
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)
+        code = await asyncio.wait_for(daemon, 20)
+        csms.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await csms
+    assert code == EXIT_OK
+    assert link.closed  # released after the last safe state
+    assert composed.station.drivers() == []
+
+
+def _get_text(url: str) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+async def test_ocpp_service_liveness_reaches_the_watchdog() -> None:
+    class Ocpp:
+        healthy = True
+        client = None
+
+        def alive(self) -> bool:
+            return self.healthy
+
+    ocpp = Ocpp()
+    service = wiring.OcppDaemonService(ocpp)
+    assert service.alive()
+    ocpp.healthy = False
+    assert not service.alive()
+    assert service.status().connected is False and service.status().queue_depth == 0
+    assert wiring.OcppDaemonService(object()).alive()  # a service without alive(): nothing to report
