@@ -159,9 +159,15 @@ class GbtCore:
         self.meas = meas
 
     def next_deadline(self) -> float | None:
-        times = [t for t in (self.cyclic.next_due(), self.transport.next_deadline()) if t is not None]
-        times.extend(self.timers.values())
-        return min(times) if times else None
+        earliest = self.cyclic.next_due()
+        tp = self.transport.next_deadline()
+        if tp is not None and (earliest is None or tp < earliest):
+            earliest = tp
+        if self.timers:
+            at = min(self.timers.values())
+            if earliest is None or at < earliest:
+                earliest = at
+        return earliest
 
     def begin(self, stage: Stage, now: float, stop_reason: Reason | None = None) -> Output:
         """The session starts `stage`'s steps."""
@@ -269,7 +275,8 @@ class GbtCore:
         elif self.phase is Phase.WAIT_PACK_VOLTAGE:
             self.nego.check_pack_voltage(now, out)
         self.charging.refresh(now)
-        if self.calendar is not None and self.cyclic.active("CTS"):
+        if self.calendar is not None and self.cyclic.is_due("CTS", now):
+            # the clock only matters in the frame that leaves now: no calendar conversion on every poll
             self.cyclic.update("CTS", encode(self.cts(now)))
         out.frames.extend(self.cyclic.due(now))
         return out

@@ -49,8 +49,19 @@ class CyclicSchedule:
     def active(self, name: str) -> bool:
         return name in self._entries
 
+    def is_due(self, name: str, now: float) -> bool:
+        """`name` is active and `due(now)` would send it: the moment to refresh a payload that only matters when
+        it is sent (e.g. a clock)."""
+        entry = self._entries.get(name)
+        return entry is not None and entry.due_s <= now + 1e-9
+
     def next_due(self) -> float | None:
-        return min((e.due_s for e in self._entries.values()), default=None)
+        # asked after every input (the driver re-arms its timer): a plain loop, no generator
+        earliest: float | None = None
+        for entry in self._entries.values():
+            if earliest is None or entry.due_s < earliest:
+                earliest = entry.due_s
+        return earliest
 
     def due(self, now: float) -> list[CanFrame]:
         frames: list[CanFrame] = []

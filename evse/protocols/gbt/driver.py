@@ -111,9 +111,14 @@ class CoreDriver(Generic[OutputT]):
     def submit(self, output: OutputT) -> None:
         """Send the frames of `output` (from feed, poll or a direct call on the core) and re-arm the timer."""
         assert self._loop is not None
-        now = self._loop.time()
-        for frame in output.frames:
-            self._send(CanFrame(frame.arbitration_id, frame.data, frame.is_extended_id, now))
+        if output.frames:
+            if self.on_tx is None:
+                for frame in output.frames:
+                    self._send(frame)
+            else:  # the observer sees each frame stamped with the loop time it was handed to the channel
+                now = self._loop.time()
+                for frame in output.frames:
+                    self._send(CanFrame(frame.arbitration_id, frame.data, frame.is_extended_id, now))
         if self.on_output is not None:
             self.on_output(output)
         self._arm()

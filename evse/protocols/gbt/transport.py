@@ -145,10 +145,15 @@ class Transport:
 
     def next_deadline(self) -> float | None:
         """The earliest loop time at which `poll` has something to do, None if idle."""
-        times = [s.deadline for s in (self._rx, self._bam) if s is not None]
-        if self._tx is not None:
-            times.append(self._tx.queue[0][0] if self._tx.queue else self._tx.deadline)
-        return min(times) if times else None
+        earliest: float | None = None
+        for at in (
+            None if self._rx is None else self._rx.deadline,
+            None if self._bam is None else self._bam.deadline,
+            None if self._tx is None else (self._tx.queue[0][0] if self._tx.queue else self._tx.deadline),
+        ):
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
+        return earliest
 
     # ---- input
     def is_transport_frame(self, frame: CanFrame) -> bool:

@@ -46,6 +46,8 @@ BSD_PERIOD_S = 0.25
 STOP_CURRENT_A = 5.0
 #: while stopping, how often the vehicle looks whether the current has fallen far enough to open its contactors
 OPEN_CHECK_PERIOD_S = 0.05
+#: the remaining time of BCS is recomputed when the SOC has moved this much
+REMAINING_TIME_SOC_STEP_PCT = 0.1
 #: a truncated BRM (fault): too short to be one
 TRUNCATED_BRM_BYTES = 30
 _TP_PERIODS = {Pgn.BRM: BRM_PERIOD_S, Pgn.BCP: BCP_PERIOD_S, Pgn.BCS: BCS_PERIOD_S}
@@ -107,6 +109,8 @@ class GbtBms:
         self.permit_allowed = True
         self.bst_reason: str | None = None
         self._tp_abort_pending = False
+        self._remaining_key: int | None = None
+        self._remaining_min = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -145,11 +149,14 @@ class GbtBms:
 
     # ------------------------------------------------------------------ sans-I/O interface
     def next_deadline(self) -> float | None:
-        times = [t for t in (self.cyclic.next_due(), self.transport.next_deadline()) if t is not None]
-        if not self.transport.busy_sending:
-            times.extend(self._repeat.values())  # a repeat waits for the transfer in progress
-        times.extend(t for t in (self._contactors_at, self._permit_flip_at, self._open_check_at) if t is not None)
-        return min(times) if times else None
+        earliest = self.cyclic.next_due()
+        candidates = [self.transport.next_deadline(), self._contactors_at, self._permit_flip_at, self._open_check_at]
+        if self._repeat and not self.transport.busy_sending:
+            candidates.extend(self._repeat.values())  # a repeat waits for the transfer in progress
+        for at in candidates:
+            if at is not None and (earliest is None or at < earliest):
+                earliest = at
+        return earliest
 
     def feed(self, frame: CanFrame, now: float) -> BmsOutput:
         out = BmsOutput()
@@ -199,6 +206,9 @@ class GbtBms:
     def _start(self, message: GbtMessage, period_s: float, now: float, out: BmsOutput) -> None:
         f = self._frame(message)
         out.frames.extend(self.cyclic.start(message.PGN.name, f.arbitration_id, f.data, period_s, now))
+
+    def _refresh_due(self, name: str, now: float) -> bool:
+        return not self.cyclic.active(name) or self.cyclic.is_due(name, now)
 
     def _check_aux(self, now: float, out: BmsOutput) -> None:
         line = "aux_24v" if self.profile.aux_voltage == 24 else "aux_12v"
@@ -258,29 +268,30 @@ class GbtBms:
         if self.bst_reason is not None or battery.soc_pct >= self.profile.target_soc_pct:
             self._send_bst(now, out)
             return
-        offer = self.cml.max_output_current_a if self.cml is not None else None
-        current_a = battery.max_charge_current_a()
-        if offer is not None:
-            current_a = min(current_a, offer)
-        voltage_v = battery.max_voltage_v
-        bcl = m.Bcl(
-            voltage_demand_v=round(voltage_v, 1), current_demand_a=round(current_a, 1), mode=m.MODE_CONSTANT_CURRENT
-        )
+        # a payload only matters in the frame that leaves: build it when it is new or due (not on every poll)
         if "bcl_silence" in self.faults:
             self.cyclic.stop("BCL")
-        else:
+        elif self._refresh_due("BCL", now):
+            offer = self.cml.max_output_current_a if self.cml is not None else None
+            current_a = battery.max_charge_current_a()
+            if offer is not None:
+                current_a = min(current_a, offer)
+            bcl = m.Bcl(
+                voltage_demand_v=round(battery.max_voltage_v, 1),
+                current_demand_a=round(current_a, 1),
+                mode=m.MODE_CONSTANT_CURRENT,
+            )
             self._start(bcl, BCL_PERIOD_S, now, out)
-            self.cyclic.update("BCL", self._frame(bcl).data)
         if self.permit_toggle_s and self._permit_flip_at is None:
             self._permit_flip_at = now + self.permit_toggle_s
-        bsm = m.Bsm(
-            highest_temperature_c=round(battery.temperature_c),
-            lowest_temperature_c=round(battery.temperature_c) - 1,
-            insulation=m.STATUS_SET if "insulation_fault" in self.faults else 0,
-            charge_permit=m.BSM_ALLOW if self.permit_allowed else m.BSM_FORBID,
-        )
-        self._start(bsm, BSM_PERIOD_S, now, out)
-        self.cyclic.update("BSM", self._frame(bsm).data)
+        if self._refresh_due("BSM", now):
+            bsm = m.Bsm(
+                highest_temperature_c=round(battery.temperature_c),
+                lowest_temperature_c=round(battery.temperature_c) - 1,
+                insulation=m.STATUS_SET if "insulation_fault" in self.faults else 0,
+                charge_permit=m.BSM_ALLOW if self.permit_allowed else m.BSM_FORBID,
+            )
+            self._start(bsm, BSM_PERIOD_S, now, out)
         if first:
             self._send_tp(Pgn.BCS, now, out)
 
@@ -361,11 +372,22 @@ class GbtBms:
                 highest_cell_voltage_v=round(battery.max_cell_voltage_v(), 2),
                 highest_cell_group=1,
                 soc_pct=round(battery.soc_pct),
-                remaining_time_min=min(600, round(battery.energy_to_soc_kwh(p.target_soc_pct) * 60 / 50))
-                if hasattr(battery, "energy_to_soc_kwh")
-                else 60,
+                remaining_time_min=self._remaining_time_min(),
             )
         )
+
+    def _remaining_time_min(self) -> int:
+        """BCS B8–B9: minutes to the target SOC at ~50 kW, at most 600. The battery integrates its OCV curve for
+        this (tens of µs); it is recomputed when the SOC has moved by `REMAINING_TIME_SOC_STEP_PCT`, which moves
+        the figure by well under a minute."""
+        battery = self.plant.battery
+        if not hasattr(battery, "energy_to_soc_kwh"):
+            return 60
+        key = round(battery.soc_pct / REMAINING_TIME_SOC_STEP_PCT)
+        if self._remaining_key != key:
+            energy_kwh = battery.energy_to_soc_kwh(self.profile.target_soc_pct)
+            self._remaining_key, self._remaining_min = key, min(600, round(energy_kwh * 60 / 50))
+        return self._remaining_min
 
     def _send_tp(self, pgn: Pgn, now: float, out: BmsOutput) -> None:
         """Queue `pgn` now and again every period (its repetition stops when the next stage begins)."""
