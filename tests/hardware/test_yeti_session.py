@@ -1,6 +1,6 @@
-"""A whole simulated CHAdeMO session whose contactors and connector lock are the yeti board driver talking the
-board's protocol to an emulated board that drives the simulated plant (`port = "sim"`), and a relay that stops
-reporting mid-session."""
+"""The yeti board driver against an emulated board driving the simulated plant (`port = "sim"`): the CP/PP path,
+and a whole simulated CHAdeMO session with the contactors and lock on the board, one where the board falls
+silent mid-session."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pytest
 from evse.clock import VIRTUAL_NOOP_CYCLES
 from evse.config.loader import parse_config
 from evse.hardware.drivers.emulators.yeti_plant import PlantBackedBoard
+from evse.hardware.registry import DriverContext, create
+from evse.hardware.roles import CpState
 from evse.session.stages import Reason, Stage
 from evse.sim.cli import simulate
 from evse.sim.scenario import parse_scenario
@@ -95,3 +97,40 @@ async def test_a_board_gone_silent_mid_session_stops_it_safely(
     assert not plant.power.enabled()
     assert plant.power.measured_voltage_v() < 60.0
     assert not plant.contactors.closed  # the open command still reached the board: only its reports were lost
+
+
+@pytest.mark.looptime
+async def test_the_pilot_path_through_the_emulated_board_on_the_plant() -> None:
+    world = SimWorld(None, 3)
+    context = DriverContext(1, "ccs", {"sim.world": world})
+    pilot = create("pilot", "yeti", {"port": "sim"}, context=context)
+    contactors = create("contactors", "yeti", {"port": "sim"}, context=context)
+    plant = world.plant(1)
+    await asyncio.sleep(1.0)
+    assert pilot.link.alive and len(context.shared["yeti.emulated"]) == 1  # one board for both roles
+    pilot.set_pwm(None)
+    await asyncio.sleep(0.2)
+    assert plant.pilot.duty_pct is None and not plant.pilot.state_f and pilot.state() == CpState.A
+    plant.pilot.plugged = True
+    plant.pilot.set_vehicle_state("B")
+    await asyncio.sleep(0.2)
+    assert pilot.state() == CpState.B and pilot.proximity_ohm() == 1500.0
+    pilot.set_pwm(5.0)
+    plant.pilot.set_vehicle_state("C")
+    await asyncio.sleep(0.5)
+    assert plant.pilot.duty_pct == 5.0 and pilot.state() == CpState.C
+    assert abs(pilot.high_voltage_v() - 6.0) < 0.5  # the plant's CP level, through the telemetry
+    contactors.close()
+    await asyncio.sleep(1.0)
+    assert plant.contactors.closed and contactors.feedback_closed()
+    assert abs(contactors.vehicle_side_voltage_v() - plant.inlet_voltage_v) < 1.0  # the plant's (noisy) sense
+    contactors.open()
+    plant.pilot.diode_fault = True
+    await asyncio.sleep(1.0)
+    assert not plant.contactors.closed and not contactors.feedback_closed()
+    assert pilot.state() == CpState.DIODE_FAULT
+    pilot.set_state_f()
+    await asyncio.sleep(0.2)
+    assert plant.pilot.state_f and pilot.state() == CpState.F
+    pilot.shutdown()
+    plant.close()
