@@ -197,3 +197,44 @@ def test_config_show_prints_effective_values_without_secrets(
     assert shown["station"]["id"] == "T-1" and shown["connectors"][1]["max_current_a"] == 125.0  # a default
     assert shown["connectors"][0]["hardware"]["meter"]["params"]["password"] == "***"
     assert shown["daemon"]["shutdown_timeout_s"] == 15.0
+
+
+def test_diagnostics_and_rfid_sections_are_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tuned = GOOD + (
+        "[diagnostics]\npilot_drift_v = 0.5\nrecurring_fault_count = 5\n"
+        "[store]\nretention_days = 90\nmax_size_mb = 64\n"
+        '[rfid]\ndriver = "pn532"\nconnectors = [2]\npn532 = { port = "/dev/ttyUSB2", poll_interval_s = 0.5 }\n'
+    )
+    code, out = check(tmp_path, tuned, capsys)
+    assert code == 0, out
+    config = load_config(tmp_path / "evse.toml")
+    assert config.diagnostics.pilot_drift_v == 0.5 and config.diagnostics.recurring_fault_count == 5
+    assert config.rfid.pn532.port == "/dev/ttyUSB2" and config.rfid.connectors == [2]
+    bad = GOOD + (
+        "[diagnostics]\npilot_drift_v = -1\ninsulation_decline_ratio = 2\n"
+        '[rfid]\ndriver = "acr122"\npn532 = { baud = 9600 }\n'
+    )
+    code, out = check(tmp_path, bad, capsys)
+    assert code == EXIT_CONFIG
+    for key in ("diagnostics.pilot_drift_v", "diagnostics.insulation_decline_ratio", "rfid.driver", "rfid.pn532.baud"):
+        assert key in out, (key, out)
+    code, out = check(tmp_path, GOOD + '[rfid]\ndriver = "pn532"\nconnectors = [9]\n', capsys)
+    assert (
+        code == EXIT_CONFIG and "rfid.connectors names connector 9, which is not configured (connectors: 1, 2)" in out
+    )
+
+
+def test_the_diagnostics_section_reaches_the_api(tmp_path: Path) -> None:
+    from evse.api.service import create_service
+    from evse.session.events import EventBus
+    from tests.api.conftest import FakeStation
+
+    config_file = tmp_path / "evse.toml"
+    config_file.write_text(
+        GOOD.replace("./var/state", str(tmp_path)) + "[api]\nport = 0\n[diagnostics]\nrecurring_fault_count = 7\n",
+        encoding="utf-8",
+    )
+    config = load_config(config_file)
+    service = create_service(config, FakeStation(), EventBus())
+    assert service.api is not None and service.api.ctx.diagnostics.recurring_fault_count == 7
+    service.api.close()

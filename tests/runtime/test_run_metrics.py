@@ -132,3 +132,66 @@ async def test_ocpp_service_liveness_reaches_the_watchdog() -> None:
     assert not service.alive()
     assert service.status().connected is False and service.status().queue_depth == 0
     assert wiring.OcppDaemonService(object()).alive()  # a service without alive(): nothing to report
+
+
+class RecordingSensors:
+    """A `temperatures` driver with a background task, like the real ones: `shutdown()` must be called once."""
+
+    journal: list[str] = []
+
+    def __init__(self, name: str, fail: bool) -> None:
+        self.name, self.fail = name, fail
+
+    def readings_c(self) -> dict[str, float]:
+        return {"dc_plus": 25.0}
+
+    def add_listener(self, listener: Any) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        RecordingSensors.journal.append(f"shutdown {self.name}")
+        if self.fail:
+            raise RuntimeError("port already gone")
+
+
+async def test_stop_shuts_every_driver_down_after_the_last_safe_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evse.hardware import registry
+
+    def factory(params: dict[str, Any], context: registry.DriverContext) -> RecordingSensors:
+        return RecordingSensors(f"c{context.connector_id}", fail=context.connector_id == 1)
+
+    registry.register("temperatures", "recording", factory, replace=True)
+    RecordingSensors.journal = []
+    try:
+        config = parse_config(
+            f'[station]\nstate_dir = "{tmp_path}"\n[ocpp]\nenabled = false\n[api]\nenabled = false\n'
+            '[[connectors]]\nid = 1\nstandard = "chademo"\n'
+            'hardware = { temperatures = { driver = "recording" } }\n'
+            '[[connectors]]\nid = 2\nstandard = "gbt"\n'
+            'hardware = { temperatures = { driver = "recording" } }\n'
+        )
+        built: list[wiring.Wiring] = []
+        real_build = wiring.build
+
+        def spy(*args: Any) -> wiring.Wiring:
+            built.append(real_build(*args))
+            real_safe_state = built[-1].station.safe_state
+
+            def safe_state() -> None:
+                RecordingSensors.journal.append("safe_state")
+                real_safe_state()
+
+            built[-1].station.safe_state = safe_state
+            return built[-1]
+
+        monkeypatch.setattr(wiring, "build", spy)
+        daemon = asyncio.create_task(serve(config))
+        await asyncio.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert await asyncio.wait_for(daemon, 20) == EXIT_OK
+    finally:
+        registry.unregister("temperatures", "recording")
+    # the first driver's failing shutdown does not keep the second one's port open
+    assert RecordingSensors.journal[-3:] == ["safe_state", "shutdown c1", "shutdown c2"]
