@@ -21,6 +21,7 @@ MODULES: list[str] = [
     "bench.bench_fault_reaction",
     "bench.bench_footprint",
     "bench.bench_scaling",
+    "bench.bench_can_capacity",
     "bench.bench_ccs",
 ]
 
