@@ -250,3 +250,14 @@ async def test_configuration_errors_are_one_sentence(tmp_path: Path) -> None:
         pilot.shutdown()
     finally:
         link.close()
+
+
+async def test_missing_protobuf_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import evse.hardware.drivers.yeti as package
+
+    monkeypatch.delattr(package, "board_roles", raising=False)
+    monkeypatch.setitem(sys.modules, "evse.hardware.drivers.yeti.board_roles", None)
+    with pytest.raises(DriverError, match=r"pip install 'evse\[hardware\]'"):
+        create("pilot", "yeti", {"port": "/dev/ttyS9"}, context=DriverContext(1))

@@ -8,13 +8,12 @@ driving its simulated plant (`evse.hardware.drivers.emulators.yeti_plant`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from evse.hardware.drivers.params import convert
-from evse.hardware.drivers.yeti.board_roles import YetiContactors, YetiLock, YetiPilot, YetiTemperatures
-from evse.hardware.drivers.yeti.link import BoardLink
 from evse.hardware.drivers.yeti.settings import (
     SIM_PORT,
     YetiBoardSettings,
@@ -25,6 +24,10 @@ from evse.hardware.drivers.yeti.settings import (
 )
 from evse.hardware.registry import DriverContext, DriverError
 
+if TYPE_CHECKING:
+    from evse.hardware.drivers.yeti.board_roles import YetiContactors, YetiLock, YetiPilot, YetiTemperatures
+    from evse.hardware.drivers.yeti.link import BoardLink
+
 S = TypeVar("S", bound=YetiBoardSettings)
 _BOARD_FIELDS = tuple(f.name for f in msgspec.structs.fields(YetiBoardSettings))
 
@@ -33,8 +36,24 @@ def board_settings(settings: YetiBoardSettings) -> YetiBoardSettings:
     return YetiBoardSettings(**{name: getattr(settings, name) for name in _BOARD_FIELDS})
 
 
+def _roles(context: DriverContext) -> ModuleType:
+    """The driver modules, imported when a yeti role is created: protobuf and cobs missing is a configuration
+    error for that connector, not an import error of the daemon."""
+    try:
+        from evse.hardware.drivers.yeti import board_roles
+
+        return board_roles
+    except ModuleNotFoundError as exc:
+        raise DriverError(
+            f"connector {context.connector_id}: the yeti board drivers need protobuf and cobs ({exc}); install "
+            f"them with `pip install 'evse[hardware]'`"
+        ) from exc
+
+
 def board(settings: YetiBoardSettings, context: DriverContext, channel: int = 1) -> BoardLink:
     """The board on `settings.port`, opened by the first role that names it."""
+    from evse.hardware.drivers.yeti.link import BoardLink
+
     link_settings = board_settings(settings)
     sim = settings.port == SIM_PORT
     key = f"yeti.board:sim:{context.connector_id}" if sim else f"yeti.board:{settings.port}"
@@ -48,25 +67,30 @@ def board(settings: YetiBoardSettings, context: DriverContext, channel: int = 1)
                 f"the same ones"
             )
         return link
-    if sim:
-        link = _emulated(link_settings, context, channel)
-    else:
-        try:
-            from evse.hardware.drivers.yeti.transport import SerialTransport
-
-            transport = SerialTransport(settings.port, settings.baudrate)
-        except (OSError, ValueError) as exc:  # serial.SerialException is an OSError
-            raise DriverError(
-                f"connector {context.connector_id}: the yeti control board port {settings.port} cannot be opened "
-                f"({exc}); check the port name and that no other program holds it"
-            ) from exc
-        link = BoardLink(transport, link_settings)
+    link = _open(link_settings, context, channel)
     context.shared[key] = link
     return link
 
 
+def _open(settings: YetiBoardSettings, context: DriverContext, channel: int) -> BoardLink:
+    from evse.hardware.drivers.yeti.link import BoardLink
+    from evse.hardware.drivers.yeti.transport import SerialTransport
+
+    if settings.port == SIM_PORT:
+        return _emulated(settings, context, channel)
+    try:
+        transport = SerialTransport(settings.port, settings.baudrate)
+    except (OSError, ValueError) as exc:  # serial.SerialException is an OSError
+        raise DriverError(
+            f"connector {context.connector_id}: the yeti control board port {settings.port} cannot be opened "
+            f"({exc}); check the port name and that no other program holds it"
+        ) from exc
+    return BoardLink(transport, settings)
+
+
 def _emulated(settings: YetiBoardSettings, context: DriverContext, channel: int) -> BoardLink:
     from evse.hardware.drivers.emulators.yeti_plant import PlantBackedBoard
+    from evse.hardware.drivers.yeti.link import BoardLink
     from evse.hardware.drivers.yeti.transport import pipe
     from evse.sim.world import world_of
 
@@ -82,23 +106,23 @@ def _settings(params: dict[str, Any], kind: type[S], context: DriverContext) -> 
 
 def pilot(params: dict[str, Any], context: DriverContext) -> YetiPilot:
     s = _settings(params, YetiPilotSettings, context)
-    return YetiPilot(board(s, context, s.connector), s.connector)
+    return _roles(context).YetiPilot(board(s, context, s.connector), s.connector)
 
 
 def contactors(params: dict[str, Any], context: DriverContext) -> YetiContactors:
     s = _settings(params, YetiContactorsSettings, context)
     vehicle_voltage = _vehicle_voltage(s, context)  # checked before the port is opened
-    return YetiContactors(board(s, context, s.connector), s, vehicle_voltage)
+    return _roles(context).YetiContactors(board(s, context, s.connector), s, vehicle_voltage)
 
 
 def lock(params: dict[str, Any], context: DriverContext) -> YetiLock:
     s = _settings(params, YetiLockSettings, context)
-    return YetiLock(board(s, context, s.connector), s)
+    return _roles(context).YetiLock(board(s, context, s.connector), s)
 
 
 def temperatures(params: dict[str, Any], context: DriverContext) -> YetiTemperatures:
     s = _settings(params, YetiTemperaturesSettings, context)
-    return YetiTemperatures(board(s, context), s)
+    return _roles(context).YetiTemperatures(board(s, context), s)
 
 
 def _vehicle_voltage(s: YetiContactorsSettings, context: DriverContext) -> Callable[[], float]:
