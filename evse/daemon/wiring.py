@@ -26,6 +26,9 @@ from evse.session.events import EventBus
 
 log = structlog.get_logger("evse.daemon")
 
+#: longest the daemon's stop waits for queued OCPP transaction messages to reach a connected CSMS
+OCPP_DRAIN_MAX_S = 5.0
+
 
 class StartError(UserError):
     """A service or driver could not be set up (missing driver, absent CAN interface, port in use)."""
@@ -132,6 +135,12 @@ class OcppDaemonService:
         await self.service.start()
 
     async def stop(self, timeout_s: float) -> None:
+        """While the CSMS link is up, first let the persistent queue (the stop transactions of the sessions the
+        station just ended) go out, for at most half the remaining bound and `OCPP_DRAIN_MAX_S`; what is left
+        stays queued on disk for the next start."""
+        drain = getattr(self.service, "drain", None)
+        if callable(drain) and self.status().connected:
+            await drain(min(timeout_s / 2, OCPP_DRAIN_MAX_S))
         await self.service.stop()
 
     def alive(self) -> bool:

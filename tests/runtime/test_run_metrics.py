@@ -61,7 +61,8 @@ async def test_metrics_show_the_ocpp_link_and_can_counters_and_stop_releases_dri
         CONFIG.format(state=tmp_path / "state", channel=channel, csms_port=csms_port, api_port=api_port)
     )
     csms_log = io.StringIO()
-    csms = asyncio.create_task(DevCsms(csms_log).run("127.0.0.1", csms_port, free_port()))
+    dev_csms = DevCsms(csms_log)
+    csms = asyncio.create_task(dev_csms.run("127.0.0.1", csms_port, free_port()))
     built: list[wiring.Wiring] = []
     real_build = wiring.build
 
@@ -134,6 +135,33 @@ async def test_ocpp_service_liveness_reaches_the_watchdog() -> None:
     assert wiring.OcppDaemonService(object()).alive()  # a service without alive(): nothing to report
 
 
+async def test_ocpp_stop_drains_the_queue_only_while_connected() -> None:
+    class Client:
+        online = True
+        queue: list[object] = []
+
+    class Ocpp:
+        def __init__(self) -> None:
+            self.client = Client()
+            self.journal: list[str] = []
+
+        async def drain(self, timeout_s: float) -> bool:
+            self.journal.append(f"drain({timeout_s:g})")
+            return True
+
+        async def stop(self) -> None:
+            self.journal.append("stop")
+
+    ocpp = Ocpp()
+    await wiring.OcppDaemonService(ocpp).stop(4.0)
+    await wiring.OcppDaemonService(ocpp).stop(60.0)
+    assert ocpp.journal == ["drain(2)", "stop", f"drain({wiring.OCPP_DRAIN_MAX_S:g})", "stop"]
+    ocpp.client.online = False  # offline: nothing could be delivered, stop at once
+    ocpp.journal.clear()
+    await wiring.OcppDaemonService(ocpp).stop(60.0)
+    assert ocpp.journal == ["stop"]
+
+
 class RecordingSensors:
     """A `temperatures` driver with a background task, like the real ones: `shutdown()` must be called once."""
 
@@ -195,3 +223,27 @@ async def test_stop_shuts_every_driver_down_after_the_last_safe_state(
         registry.unregister("temperatures", "recording")
     # the first driver's failing shutdown does not keep the second one's port open
     assert RecordingSensors.journal[-3:] == ["safe_state", "shutdown c1", "shutdown c2"]
+
+
+async def test_stop_lets_the_stop_transaction_reach_a_connected_csms(tmp_path: Path) -> None:
+    csms_port = free_port()
+    dev_csms = DevCsms(io.StringIO())
+    csms = asyncio.create_task(dev_csms.run("127.0.0.1", csms_port, free_port()))
+    config = parse_config(
+        f'[station]\nstate_dir = "{tmp_path}"\nfree_vend = true\n[api]\nenabled = false\n'
+        f'[ocpp]\nenabled = true\ncsms_url = "ws://127.0.0.1:{csms_port}"\nbackoff_initial_s = 0.2\n'
+        '[[connectors]]\nid = 1\nstandard = "chademo"\nvehicle = "chademo-1.0-40kwh"\n'
+    )
+    daemon = asyncio.create_task(serve(config))
+    try:
+        async with asyncio.timeout(20):
+            while "StartTransaction" not in [a for _, a, _ in dev_csms.received]:  # noqa: ASYNC110 - a peer's log
+                await asyncio.sleep(0.05)
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)
+        code = await asyncio.wait_for(daemon, 20)
+        csms.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await csms
+    assert code == EXIT_OK
+    assert "StopTransaction" in [a for _, a, _ in dev_csms.received]
