@@ -1,5 +1,17 @@
-"""Footprint of the daemon: cold start (process start → READY=1 on the notify socket) and idle RSS of
-`evse run --config config/sim.toml`, against a bare interpreter measured in the same run.
+"""Footprint of the daemon: `evse run --config config/sim.toml` (three simulated connectors: CCS, CHAdeMO, GB/T)
+as a real process, against a bare interpreter measured in the same run.
+
+With OCPP connected to a local CSMS (the dev CSMS, `evse csms`, in its own process on loopback):
+* cold start: exec → BootNotification received, observed at the CSMS (its log line), and exec → READY=1;
+* idle resident memory (VmRSS) of the daemon's Python process, and of the JVM of the CCS EXI codec (its child
+  process) reported separately;
+* idle CPU of each, in % of one core (utime + stime from /proc over the idle window, after BootNotification).
+With OCPP off (for comparison with earlier runs): exec → READY=1, idle RSS, SIGTERM → exit. And `evse --version`
+(the CLI's own imports).
+
+Bytecode: a deployed install has its .pyc files; a developer shell often sets PYTHONDONTWRITEBYTECODE (then every
+start compiles ~150 evse modules, ~0.15 s). The daemons here run with bytecode written to a cache under the temp
+directory (PYTHONPYCACHEPREFIX) after one untimed warm-up start, so the figure is that of an installed daemon.
 
     .venv/bin/evse-bench --only footprint
 
@@ -8,13 +20,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import Result, Stats
@@ -22,13 +37,16 @@ from bench.harness import Result, Stats
 REPO = Path(__file__).resolve().parents[1]
 
 
-def sim_config(tmp: Path, *, ocpp: bool = True) -> Path:
-    """config/sim.toml with its state directory moved under `tmp` and the API on any free port."""
+def sim_config(tmp: Path, *, ocpp: bool = True, csms_url: str | None = None) -> Path:
+    """config/sim.toml with its state directory moved under `tmp`, the API on any free port and, when given, the
+    CSMS at `csms_url`."""
     text = (REPO / "config" / "sim.toml").read_text(encoding="utf-8")
     text = text.replace('state_dir = "./var/state"', f'state_dir = "{tmp / "state"}"')
     text = text.replace("port = 8080", "port = 0")  # any free port: 8080 may be taken by a running daemon
     if not ocpp:
         text = text.replace("enabled = true", "enabled = false")
+    if csms_url is not None:
+        text = text.replace('csms_url = "ws://127.0.0.1:9000/"', f'csms_url = "{csms_url}"')
     path = tmp / "evse.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -93,74 +111,269 @@ class DaemonProcess:
         return self.proc.returncode, self.out_path.read_text(), self.err_path.read_text()
 
 
-def _bare_interpreter(idle_s: float) -> tuple[float, int]:
+def bytecode_env() -> dict[str, str]:
+    """Environment of a daemon that reads (and writes) compiled bytecode, like an installed one."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "evse-bench-pycache")
+    return env
+
+
+def _proc_status_kib(pid: int, key: str = "VmRSS:") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1])
+    raise AssertionError(f"no {key} for {pid}")
+
+
+def _cpu_s(pid: int) -> float:
+    """utime + stime of `pid` (/proc/PID/stat fields 14 and 15), seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+            out.append(int(entry.name))
+    return out
+
+
+def _bare_interpreter(idle_s: float, env: dict[str, str]) -> tuple[float, int]:
     """Start → first output of `python -c ...`, and its RSS while idle (the baseline)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; print('up', flush=True); time.sleep(30)"], stdout=subprocess.PIPE
+        [sys.executable, "-c", "import sys, time; print('up', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+        env=env,
     )
     assert proc.stdout is not None
     proc.stdout.readline()
     start_s = time.perf_counter() - t0
     time.sleep(idle_s)
-    rss = next(
-        int(line.split()[1])
-        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-        if line.startswith("VmRSS:")
-    )
+    rss = _proc_status_kib(proc.pid)
     proc.kill()
     proc.wait()
     return start_s, rss
 
 
-def _cli_version_s() -> float:
+def _cli_version_s(env: dict[str, str]) -> float:
     """`python -m evse --version`: the interpreter plus every subcommand module's imports."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "evse", "--version"], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "evse", "--version"], check=True, capture_output=True, env=env)
     return time.perf_counter() - t0
+
+
+class Csms:
+    """`evse csms` in its own process on loopback; notes when each line of its log arrived."""
+
+    def __init__(self, tmp: Path, env: dict[str, str]) -> None:
+        self.port, control = _free_port(), _free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "evse", "csms", "--port", str(self.port), "--control-port", str(control)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            cwd=tmp,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, name="bench-csms-log", daemon=True)
+        self._reader.start()
+        deadline = time.perf_counter() + 30.0
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                break
+            if self.proc.poll() is not None or time.perf_counter() > deadline:
+                raise RuntimeError("the dev CSMS (`evse csms`) did not start listening")
+            time.sleep(0.02)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            now = time.perf_counter()
+            with self._lock:
+                self.lines.append((now, raw.decode("utf-8", "replace")))
+
+    def wait_boot(self, since: float, timeout_s: float) -> float:
+        """perf_counter time of the first BootNotification received after `since`."""
+        deadline = time.perf_counter() + timeout_s
+        while time.perf_counter() < deadline:
+            with self._lock:
+                for at, line in self.lines:
+                    if at >= since and "→ BootNotification" in line:
+                        return at
+            time.sleep(0.005)
+        raise RuntimeError(f"no BootNotification at the CSMS within {timeout_s:g} s")
+
+    def close(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=5.0)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class _Sample:
+    ready_s: float
+    boot_s: float | None
+    rss_kib: int
+    cpu_pct: float
+    jvm_rss_kib: int
+    jvm_cpu_pct: float
+    stop_s: float
+
+
+def _one_daemon(env: dict[str, str], idle_s: float, csms: Csms | None) -> _Sample:
+    """Start, (BootNotification), idle for `idle_s`, measure, SIGTERM."""
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        config = sim_config(tmp, ocpp=csms is not None, csms_url=csms.url if csms else None)
+        daemon = DaemonProcess(config, tmp, env=env)
+        daemon.wait_for("READY=1", 60.0)
+        ready_s = time.perf_counter() - daemon.started_s
+        boot_s = None
+        if csms is not None:
+            boot_s = csms.wait_boot(daemon.started_s, 60.0) - daemon.started_s
+        time.sleep(min(1.0, idle_s))  # let the start's last work (status reports, GC) finish
+        jvms = _children(daemon.proc.pid)
+        t0 = time.perf_counter()
+        cpu0 = _cpu_s(daemon.proc.pid)
+        jvm_cpu0 = sum(_cpu_s(p) for p in jvms)
+        time.sleep(idle_s)
+        wall = time.perf_counter() - t0
+        cpu_pct = (_cpu_s(daemon.proc.pid) - cpu0) / wall * 100
+        jvm_cpu_pct = (sum(_cpu_s(p) for p in jvms) - jvm_cpu0) / wall * 100
+        rss = daemon.rss_kib()
+        jvm_rss = sum(_proc_status_kib(p) for p in jvms)
+        t0 = time.perf_counter()
+        code, _out, err = daemon.terminate(30.0)
+        stop_s = time.perf_counter() - t0
+        if code != 0:
+            raise RuntimeError(f"evse run exited {code}: {err[-500:]}")
+    return _Sample(ready_s, boot_s, rss, cpu_pct, jvm_rss, jvm_cpu_pct, stop_s)
 
 
 def run(quick: bool) -> list[Result]:
     samples = 1 if quick else 10
+    off_samples = 1 if quick else 5
     idle_s = 0.5 if quick else 5.0
-    starts_s: list[float] = []
-    rss_kib: list[float] = []
-    stops_s: list[float] = []
+    env = bytecode_env()
+    on: list[_Sample] = []
+    off: list[_Sample] = []
     base_starts_s: list[float] = []
     base_rss_kib: list[float] = []
     versions_s: list[float] = []
-    for _ in range(samples):
-        versions_s.append(_cli_version_s())
-        with tempfile.TemporaryDirectory() as tmp_name:
-            tmp = Path(tmp_name)
-            daemon = DaemonProcess(sim_config(tmp, ocpp=False), tmp)
-            daemon.wait_for("READY=1", 60.0)
-            starts_s.append(time.perf_counter() - daemon.started_s)
-            time.sleep(idle_s)
-            rss_kib.append(daemon.rss_kib())
-            t0 = time.perf_counter()
-            code, _out, err = daemon.terminate(30.0)
-            stops_s.append(time.perf_counter() - t0)
-            if code != 0:
-                raise RuntimeError(f"evse run exited {code}: {err[-500:]}")
-        base_start_s, base_rss = _bare_interpreter(min(idle_s, 0.5))
-        base_starts_s.append(base_start_s)
-        base_rss_kib.append(base_rss)
-    start, base_start = Stats.of([s * 1000 for s in starts_s]), Stats.of([s * 1000 for s in base_starts_s])
-    rss, base = Stats.of([r / 1024 for r in rss_kib]), Stats.of([r / 1024 for r in base_rss_kib])
-    stop = Stats.of([s * 1000 for s in stops_s])
-    version = Stats.of([s * 1000 for s in versions_s])
-    note = "config/sim.toml, 3 simulated connectors, OCPP off"
+    with tempfile.TemporaryDirectory() as csms_tmp:
+        csms = Csms(Path(csms_tmp), env)
+        try:
+            _one_daemon(env, 0.1, csms)  # warm-up, untimed: bytecode cache, page cache
+            for i in range(samples):
+                versions_s.append(_cli_version_s(env))
+                on.append(_one_daemon(env, idle_s, csms))
+                if i < off_samples:
+                    off.append(_one_daemon(env, idle_s, None))
+                base_start_s, base_rss_one = _bare_interpreter(min(idle_s, 0.5), env)
+                base_starts_s.append(base_start_s)
+                base_rss_kib.append(base_rss_one)
+        finally:
+            csms.close()
+
+    def ms(values: list[float]) -> Stats:
+        return Stats.of([v * 1000 for v in values])
+
+    def mib(values: list[int] | list[float]) -> Stats:
+        return Stats.of([v / 1024 for v in values])
+
+    base_start, base_rss = ms(base_starts_s), mib(base_rss_kib)
+    boot, ready = ms([s.boot_s or 0.0 for s in on]), ms([s.ready_s for s in on])
+    rss, jvm_rss = mib([s.rss_kib for s in on]), mib([s.jvm_rss_kib for s in on])
+    cpu, jvm_cpu = Stats.of([s.cpu_pct for s in on]), Stats.of([s.jvm_cpu_pct for s in on])
+    off_ready, off_rss, off_stop = (
+        ms([s.ready_s for s in off]),
+        mib([s.rss_kib for s in off]),
+        ms([s.stop_s for s in off]),
+    )
+    version = ms(versions_s)
+    note_on = "config/sim.toml: 3 simulated connectors, OCPP connected to `evse csms` on loopback"
+    note_off = "config/sim.toml, 3 simulated connectors, OCPP off"
+    bare = "bare python start"
     return [
+        Result(
+            "cold start: exec → BootNotification at the CSMS",
+            "ms",
+            boot.median,
+            boot.p99,
+            base_start.median,
+            bare,
+            target=1500.0,
+            n=boot.n,
+            note=note_on,
+        ),
+        Result(
+            "cold start: exec → READY=1, OCPP on",
+            "ms",
+            ready.median,
+            ready.p99,
+            base_start.median,
+            bare,
+            n=ready.n,
+            note=note_on,
+        ),
+        Result(
+            f"idle RSS after {idle_s:g} s, OCPP connected (Python process)",
+            "MiB",
+            rss.median,
+            rss.p99,
+            base_rss.median,
+            "bare python idle",
+            target=80e6 / 2**20,
+            n=rss.n,
+            note=note_on + "; JVM not counted; target 80 MB = 76.3 MiB",
+        ),
+        Result(
+            "idle RSS of the CCS codec's JVM (child process)",
+            "MiB",
+            jvm_rss.median,
+            jvm_rss.p99,
+            n=jvm_rss.n,
+            note="py4j → EXIficient, lean JVM options (evse/protocols/ccs/jvm.py)",
+        ),
+        Result(
+            f"idle CPU over {idle_s:g} s, OCPP connected (Python process)",
+            "% of one core",
+            cpu.median,
+            cpu.p99,
+            target=2.0,
+            n=cpu.n,
+            note=note_on + f"; /proc utime+stime, {1000 / os.sysconf('SC_CLK_TCK'):g} ms ticks",
+        ),
+        Result("idle CPU of the CCS codec's JVM", "% of one core", jvm_cpu.median, jvm_cpu.p99, n=jvm_cpu.n),
         Result(
             "cold start: exec → READY=1",
             "ms",
-            start.median,
-            start.p99,
+            off_ready.median,
+            off_ready.p99,
             base_start.median,
-            "bare python start",
-            n=start.n,
-            note=note,
+            bare,
+            n=off_ready.n,
+            note=note_off,
         ),
         Result(
             "evse --version (CLI imports)",
@@ -168,19 +381,19 @@ def run(quick: bool) -> list[Result]:
             version.median,
             version.p99,
             base_start.median,
-            "bare python start",
+            bare,
             n=version.n,
             note="every subcommand module is imported",
         ),
         Result(
             f"idle RSS after {idle_s:g} s",
             "MiB",
-            rss.median,
-            rss.p99,
-            base.median,
+            off_rss.median,
+            off_rss.p99,
+            base_rss.median,
             "bare python idle",
-            n=rss.n,
-            note=note,
+            n=off_rss.n,
+            note=note_off,
         ),
-        Result("idle stop: SIGTERM → exit 0", "ms", stop.median, stop.p99, n=stop.n, note=note),
+        Result("idle stop: SIGTERM → exit 0", "ms", off_stop.median, off_stop.p99, n=off_stop.n, note=note_off),
     ]
