@@ -261,3 +261,18 @@ async def test_missing_protobuf_is_a_configuration_error(monkeypatch: pytest.Mon
     monkeypatch.setitem(sys.modules, "evse.hardware.drivers.yeti.board_roles", None)
     with pytest.raises(DriverError, match=r"pip install 'evse\[hardware\]'"):
         create("pilot", "yeti", {"port": "/dev/ttyS9"}, context=DriverContext(1))
+
+
+async def test_a_board_that_never_answers_is_lost_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    link = PtyLink()  # nothing on the device end
+    try:
+        pilot = create("pilot", "yeti", {"port": link.driver_port, **FAST}, context=DriverContext(1))
+        assert pilot.fault() == "board_communication_lost" and pilot.state() == CpState.E
+        await asyncio.sleep(0.8)
+        assert pilot.fault() == "board_communication_lost" and pilot.proximity_ohm() is None
+        lines = [r for r in caplog.records if "silent for more than" in r.getMessage()]
+        assert len(lines) == 1
+        assert link.bytes_to_device > 0  # reset and keep-alives went out
+        pilot.shutdown()
+    finally:
+        link.close()

@@ -99,6 +99,7 @@ class BoardLink:
         self._loop = asyncio.get_running_loop()
         self._last_frame_s = self._loop.time()
         self._reset_expected: asyncio.Future[None] | None = None
+        self._silence_logged = False
         transport.set_receiver(self._received)
         self._task = self._loop.create_task(self._run(), name=f"yeti-board-{settings.port}")
 
@@ -158,9 +159,18 @@ class BoardLink:
             await asyncio.sleep(min(s.keep_alive_interval_s, s.keep_alive_timeout_s / 4))
 
     def _check_alive(self) -> None:
-        if self.alive and self._loop.time() - self._last_frame_s > self.settings.keep_alive_timeout_s:
+        if self._loop.time() - self._last_frame_s <= self.settings.keep_alive_timeout_s:
+            return
+        if self.alive or not self._silence_logged:  # a board that never answered is worth one line too
+            log.warning(
+                "control board on %s silent for more than %.1f s (%d bad frames so far)",
+                self.settings.port,
+                self.settings.keep_alive_timeout_s,
+                self.decoder.bad_frames,
+            )
+            self._silence_logged = True
+        if self.alive:
             self.alive = False
-            log.warning("control board on %s silent for %.1f s", self.settings.port, self.settings.keep_alive_timeout_s)
             self._notify_all()
 
     # ------------------------------------------------------------------ from the board
@@ -174,6 +184,7 @@ class BoardLink:
             self._last_frame_s = self._loop.time()
             if not self.alive:
                 self.alive = True
+                self._silence_logged = False
                 self._resend()
                 self._notify_all()
             self._dispatch(which, value, connector)
