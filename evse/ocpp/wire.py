@@ -30,6 +30,33 @@ ocpp.messages.ASYNC_VALIDATION = False
 log = logging.getLogger("evse.ocpp.wire")
 
 
+#: OCPP-J 1.6 §4.2.3 table 7 spells these differently from OCPP 2.0 (whose names the `ocpp` package also uses
+#: for 1.6 schema failures): a 1.6 CALLERROR must carry the 1.6 names
+_V16_ERROR_CODES = {
+    "FormatViolation": "FormationViolation",
+    "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
+    "MessageTypeNotSupported": "NotSupported",
+    "RpcFrameworkError": "ProtocolError",
+}
+
+
+def v16_error_code(code: str) -> str:
+    return _V16_ERROR_CODES.get(code, code)
+
+
+def _with_v16_error_code(frame: str) -> str:
+    try:
+        message = json.loads(frame)
+    except ValueError:
+        return frame
+    if isinstance(message, list) and len(message) == 5 and isinstance(message[2], str):
+        fixed = v16_error_code(message[2])
+        if fixed != message[2]:
+            message[2] = fixed
+            return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    return frame
+
+
 class Socket(Protocol):
     async def recv(self) -> str | bytes: ...
     async def send(self, message: str) -> None: ...
@@ -92,7 +119,7 @@ class WireChargePoint(ChargePoint):
             # OCPP-J §4.2.3: answer with a CALLERROR when the message id can be read, else ignore
             unique_id = _readable_id(text)
             if unique_id is not None:
-                await self._send(CallError(unique_id, exc.code, exc.description, {}).to_json())
+                await self._send(CallError(unique_id, v16_error_code(exc.code), exc.description, {}).to_json())
             return
         if msg.message_type_id == MessageType.Call:
             if not isinstance(msg.payload, dict) or not isinstance(msg.action, str):
@@ -106,7 +133,8 @@ class WireChargePoint(ChargePoint):
             try:
                 await self._handle_call(msg)
             except OCPPError as error:
-                await self._send(msg.create_call_error(error).to_json())
+                code = v16_error_code(error.code)
+                await self._send(CallError(msg.unique_id, code, error.description, error.details or {}).to_json())
         elif msg.message_type_id in (MessageType.CallResult, MessageType.CallError):
             # a response nobody waits for (unknown id, late) is dropped by the waiting call; none waiting: drop now
             if self._call_lock.locked():
@@ -115,6 +143,8 @@ class WireChargePoint(ChargePoint):
                 log.info("ignored a response with unknown id %s", msg.unique_id)
 
     async def _send(self, message: str) -> None:
+        if message.startswith("[4"):  # a CALLERROR made by the `ocpp` package (a handler's failure): 1.6 names
+            message = _with_v16_error_code(message)
         log.info("%s → %s", self.id, redact(message))
         self._on_traffic()
         await self._connection.send(message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from evse.ocpp.service import OcppService
 from evse.ocpp.settings import OcppSettings
 from evse.session.events import EventBus
+from tests.ocpp import strict_capture
 from tests.ocpp.csms import TestCsms
 from tests.ocpp.station_double import StationDouble
 
@@ -34,6 +35,28 @@ def fast_settings(port: int, **overrides: Any) -> OcppSettings:
     }
     values.update(overrides)
     return OcppSettings(**values)
+
+
+@pytest.fixture(scope="session")
+def strict_checker() -> Iterator[strict_capture.StrictFrameChecker]:
+    checker = strict_capture.StrictFrameChecker()
+    yield checker
+    checker.close()
+
+
+@pytest.fixture(autouse=True)
+def strictly_valid_frames(strict_checker: strict_capture.StrictFrameChecker) -> Iterator[None]:
+    """Every frame the charge point sent to a test CSMS during the test passes the independent strict validator
+    (npm ocpp-rpc, strict mode): zero violations."""
+    strict_capture.CAPTURED.clear()
+    yield
+    frames = list(strict_capture.CAPTURED)
+    strict_capture.CAPTURED.clear()
+    if not frames:
+        return
+    verdict = strict_checker.check(frames)
+    assert verdict["checked"] == len(frames)
+    assert verdict["violations"] == [], verdict["violations"]
 
 
 @pytest.fixture

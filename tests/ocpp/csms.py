@@ -19,6 +19,8 @@ from ocpp.v16 import ChargePoint, call, call_result
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from tests.ocpp import strict_capture
+
 NOW = "2026-01-01T00:00:00Z"
 
 
@@ -38,6 +40,7 @@ class CsmsPeer(ChargePoint):
 
     async def route_message(self, raw_msg: str) -> None:
         self.csms.raw.append(raw_msg)
+        strict_capture.sent_by_charge_point(self.csms.calls_sent, raw_msg)
         self.csms._changed.set()
         try:
             msg = json.loads(raw_msg)
@@ -134,6 +137,7 @@ class TestCsms:
         self.connections = 0
         self.auth_headers: list[str | None] = []
         self.tx_ids = itertools.count(1001)
+        self.calls_sent: dict[str, str] = {}  # unique id → action of every CALL this CSMS sent
         self._server: Server | None = None
         self._changed = asyncio.Event()
 
@@ -177,6 +181,13 @@ class TestCsms:
 
     async def _handler(self, connection: ServerConnection) -> None:
         cp_id = connection.request.path.rstrip("/").rsplit("/", 1)[-1] if connection.request else "?"
+        send = connection.send
+
+        async def send_and_note(message: Any, *args: Any, **kwargs: Any) -> None:
+            strict_capture.sent_by_csms(self.calls_sent, message)  # the answer is checked against its action
+            await send(message, *args, **kwargs)
+
+        connection.send = send_and_note  # type: ignore[method-assign]
         peer = CsmsPeer(cp_id, connection, self)
         self.peers[cp_id] = peer
         self.connections += 1
