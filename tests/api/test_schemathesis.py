@@ -13,6 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from evse.api.metrics import RfidStatusInfo
 from evse.api.openapi import build_spec
 from evse.api.service import ApiService
 from evse.api.settings import ApiSettings
@@ -43,6 +44,8 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         await recorder.flush()
         config = FakeConfig(ApiSettings(port=0, token_file=str(token_file)))
         service = ApiService(config, bus, FakeStation(), recorder, FakeSim())
+        # the daemon's extras (/api/status and /metrics): an RFID reader that is faulted
+        service.set_rfid_status(lambda: RfidStatusInfo("pn532", "rfid_reader_silent", 3, 1, {"accepted": 2}))
         await service.start()
         return service, recorder
 
