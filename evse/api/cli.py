@@ -42,4 +42,8 @@ def status_command(args: argparse.Namespace) -> int:
         if c["error_code"] != "NoError":
             line += f"  error {c['error_code']}"
         print(line)
+    rfid = status.get("rfid")
+    if rfid is not None:
+        state = f"FAULT {rfid['fault']}" if rfid["fault"] else "ok"
+        print(f"  rfid {rfid['driver']}: {state}, {rfid['cards_read']} card(s) read")
     return 0

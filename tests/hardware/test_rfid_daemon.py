@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from evse.api.client import call
+from evse.cli import main
 from evse.config.loader import parse_config
 from evse.daemon import wiring
 from evse.daemon.exitcodes import EXIT_OK, EXIT_UNAVAILABLE
@@ -88,7 +89,7 @@ async def test_cards_authorize_through_the_daemon_and_reader_faults_are_reported
 
     monkeypatch.setattr(wiring, "build", spy)
     daemon = asyncio.create_task(serve(config))
-    metrics = ""
+    metrics = logs = ""
 
     async def scraped(*wanted: str) -> bool:
         nonlocal metrics
@@ -123,6 +124,12 @@ async def test_cards_authorize_through_the_daemon_and_reader_faults_are_reported
         await until(lambda: scraped('evse_rfid_reader_fault{driver="pn532"} 1'))
         status = await asyncio.to_thread(call, url, "GET", "/api/status")
         assert status["rfid"]["fault"] == READER_SILENT and status["rfid"]["outcomes"]["accepted"] == 1
+        earlier = capsys.readouterr()
+        logs = earlier.out + earlier.err
+        assert await asyncio.to_thread(main, ["status", "--url", url]) == 0
+        shown = capsys.readouterr()
+        logs += shown.out + shown.err
+        assert f"  rfid pn532: FAULT {READER_SILENT}, 2 card(s) read" in shown.out
         await asyncio.sleep(0.25)  # several health checks (every 0.05 s) see the fault: it is logged once
         link.mute = False
         await until(lambda: scraped('evse_rfid_reader_fault{driver="pn532"} 0'))
@@ -133,7 +140,7 @@ async def test_cards_authorize_through_the_daemon_and_reader_faults_are_reported
         link.close()
     assert code == EXIT_OK
     captured = capsys.readouterr()
-    out = captured.out + captured.err
+    out = logs + captured.out + captured.err
     assert out.count("RFID reader fault: cards cannot be read") == 1 and "RFID reader recovered" in out
     assert "RFID card accepted" in out and "RFID card rejected" in out
 
