@@ -108,6 +108,7 @@ class OcppService:
         self.station.set_authorizer(self.client)
         self.client.security_event("StartupOfTheDevice")
         self._task = asyncio.create_task(self.client.run(), name="ocpp")
+        await asyncio.sleep(0)  # let the client start its loops: alive() is meaningful from here on
         log.info("OCPP client for %s started (state in %s)", self.settings.charge_point_id, self.state_dir)
 
     def alive(self) -> bool:

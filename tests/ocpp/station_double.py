@@ -31,6 +31,8 @@ class StationDouble:
         self.sessions: dict[int, str] = {}
         self.energy_wh: dict[int, float] = dict.fromkeys(self.ids, 0.0)
         self.accept_remote_start = True
+        self.stop_ends_session = True  # False: a stop request the session ignores (a wedged session)
+        self.connection_timeout_s: float | None = -1.0  # what the client set (-1: never set)
         self.unlock_ok = True
         self._n = 0
 
@@ -70,7 +72,7 @@ class StationDouble:
 
     async def stop(self, connector_id: int, reason: str) -> bool:
         self.commands.append(("stop", (connector_id, reason)))
-        if connector_id in self.sessions:
+        if connector_id in self.sessions and self.stop_ends_session:
             self.end(connector_id, Reason(reason))
             return True
         return False
@@ -89,6 +91,13 @@ class StationDouble:
 
     def set_authorizer(self, authorizer: Authorizer) -> None:
         self.authorizer = authorizer
+
+    # -- OcppStationControl (optional extras)
+    def set_reserved(self, connector_id: int, reserved: bool) -> None:
+        self.commands.append(("set_reserved", (connector_id, reserved)))
+
+    def set_connection_timeout(self, timeout_s: float | None) -> None:
+        self.connection_timeout_s = timeout_s
 
     # -- playing a session
     def status(self, connector_id: int, status: str, error_code: str = "NoError", info: str = "") -> None:
