@@ -2,13 +2,15 @@
 cores (CHAdeMO, GB/T) share.
 
 A core never performs I/O: it returns these values, and its adapter carries them out through the session's stage
-API (`evse.session.context.StageContext`). Operations that take time (`Do`, with the protocol's own `Op` enum) and
-anything only one standard needs stay in that protocol's `actions` module.
+API (`evse.session.context.StageContext`, via `evse.protocols.executor`). Operations that take time are `Do(op)`;
+their completion is fed back to the core (`core.done(op, …)`). Anything only one standard needs stays in that
+protocol's `actions` module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from evse.session.context import VehicleLimits
 from evse.session.errors import SessionEnd
@@ -77,3 +79,28 @@ class Measurements:
     #: vehicle side of the charger's contactors (the inlet; GB/T: of K1/K2)
     inlet_voltage_v: float = 0.0
     output_current_a: float = 0.0
+
+
+class Op(StrEnum):
+    """Power-path operations that take time (each is one call of the stage API); a core asks for the ones its
+    standard needs (CHAdeMO has no pre-charge, GB/T ramps down inside opening the contactors)."""
+
+    LOCK = "lock"
+    INSULATION_TEST = "insulation_test"
+    PRECHARGE = "precharge"
+    CLOSE_CONTACTORS = "close_contactors"
+    RAMP_DOWN = "ramp_down"
+    OPEN_CONTACTORS = "open_contactors"
+    DISCHARGE = "discharge"
+    UNLOCK = "unlock"
+
+
+@dataclass(frozen=True, slots=True)
+class Do:
+    op: Op
+    #: INSULATION_TEST: test voltage; PRECHARGE: target voltage
+    voltage_v: float = 0.0
+    #: PRECHARGE: |ΔU| at which the output counts as matched
+    tolerance_v: float = 0.0
+    #: PRECHARGE: current limit
+    current_a: float = 0.0

@@ -9,10 +9,21 @@ adds what only this standard needs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from evse.can.channel import CanFrame
-from evse.protocols.actions import End, Identify, Measurements, Note, Pause, Request, SetLimits, SetLine, StageDone
+from evse.protocols.actions import (
+    Do,
+    End,
+    Identify,
+    Measurements,
+    Note,
+    Op,
+    Pause,
+    Request,
+    SetLimits,
+    SetLine,
+    StageDone,
+)
 
 __all__ = [
     "Action",
@@ -31,28 +42,9 @@ __all__ = [
 ]
 
 
-class Op(StrEnum):
-    """Power-path operations that take time; each one's completion is fed back with `ChademoCore.done(op)`."""
-
-    LOCK = "lock"
-    INSULATION_TEST = "insulation_test"
-    CLOSE_CONTACTORS = "close_contactors"
-    RAMP_DOWN = "ramp_down"
-    OPEN_CONTACTORS = "open_contactors"
-    DISCHARGE = "discharge"
-    UNLOCK = "unlock"
-
-
 @dataclass(frozen=True, slots=True)
 class Send:
     frame: CanFrame
-
-
-@dataclass(frozen=True, slots=True)
-class Do:
-    op: Op
-    #: INSULATION_TEST: the test voltage
-    voltage_v: float = 0.0
 
 
 Action = Send | SetLine | Do | Request | Pause | SetLimits | Identify | StageDone | End | Note

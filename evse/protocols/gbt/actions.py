@@ -9,11 +9,22 @@ adds what only this standard needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from evse.can.channel import CanFrame
-from evse.protocols.actions import End, Identify, Measurements, Note, Pause, Request, SetLimits, SetLine, StageDone
+from evse.protocols.actions import (
+    Do,
+    End,
+    Identify,
+    Measurements,
+    Note,
+    Op,
+    Pause,
+    Request,
+    SetLimits,
+    SetLine,
+    StageDone,
+)
 
 __all__ = [
     "Action",
@@ -31,29 +42,6 @@ __all__ = [
     "StageDone",
     "VehicleUpdate",
 ]
-
-
-class Op(StrEnum):
-    """Power-path operations that take time; each one's completion is fed back with `GbtCore.done(op)`."""
-
-    LOCK = "lock"
-    INSULATION_TEST = "insulation_test"
-    PRECHARGE = "precharge"
-    CLOSE_CONTACTORS = "close_contactors"
-    OPEN_CONTACTORS = "open_contactors"
-    DISCHARGE = "discharge"
-    UNLOCK = "unlock"
-
-
-@dataclass(frozen=True, slots=True)
-class Do:
-    op: Op
-    #: INSULATION_TEST: test voltage; PRECHARGE: target voltage
-    voltage_v: float = 0.0
-    #: PRECHARGE: |ΔU| at which the output counts as matched
-    tolerance_v: float = 0.0
-    #: PRECHARGE: current limit
-    current_a: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
