@@ -247,3 +247,27 @@ async def test_stop_lets_the_stop_transaction_reach_a_connected_csms(tmp_path: P
             await csms
     assert code == EXIT_OK
     assert "StopTransaction" in [a for _, a, _ in dev_csms.received]
+
+
+async def test_the_power_module_bus_is_counted_and_closed(tmp_path: Path) -> None:
+    """A real driver with its own CAN bus (InfyPower modules on a python-can `virtual` channel): the bus is among
+    the station's CAN channels for /metrics, and releasing the drivers ends the group's task and closes the bus."""
+    from evse.session.events import EventBus
+    from evse.station.build import build_station
+
+    bus_name = f"evse-modules-{uuid.uuid4().hex[:8]}"
+    config = parse_config(
+        f'[station]\nstate_dir = "{tmp_path}"\n[[connectors]]\nid = 1\nstandard = "chademo"\n'
+        f'hardware = {{ power_module = {{ driver = "infypower", params = {{ interface = "virtual", channel = '
+        f'"{bus_name}", group = 1, modules = [1] }} }} }}\n'
+    )
+    station = build_station(config, bus=EventBus())
+    names = [channel.name for channel in station.can_channels()]
+    assert f"virtual:{bus_name}" in names
+    (module_bus,) = [c for c in station.can_channels() if c.name == f"virtual:{bus_name}"]
+    group = station.connectors[1].spec.roles.power
+    assert group in station.drivers() and not module_bus.closed
+    station.shutdown_drivers()
+    await asyncio.sleep(0)
+    assert module_bus.closed and group._task.done()  # type: ignore[attr-defined]
+    assert station.drivers() == []
