@@ -82,3 +82,29 @@ async def test_remote_start_session_and_remote_stop_with_the_real_station(
         assert csms.violations == []
     finally:
         await service.stop()
+
+
+async def test_reservation_shows_at_the_station_and_connection_timeout_abandons(
+    csms: TestCsms, world: World, tmp_path
+) -> None:
+    service = OcppService(fast_settings(csms.port), world.bus, world.station, state_dir=tmp_path)
+    await service.start()
+    try:
+        await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 1 and p["status"] == "Available")
+        peer = csms.peers["CP1"]
+        reserve = {"connector_id": 1, "expiry_date": "2099-01-01T00:00:00Z", "id_tag": "R1", "reservation_id": 3}
+        assert (await peer.request("ReserveNow", **reserve)).status == "Accepted"
+        assert world.station.snapshot(1).status == "Reserved"  # what the API /status and the HMI show
+        await csms.wait_for("StatusNotification", lambda p: p["status"] == "Reserved")
+        assert (await peer.request("CancelReservation", reservation_id=3)).status == "Accepted"
+        assert world.station.snapshot(1).status == "Available"
+        # ConnectionTimeOut: a plugged vehicle nobody identifies is abandoned after 1 s, Available again
+        assert (await peer.request("ChangeConfiguration", key="ConnectionTimeOut", value="1")).status == "Accepted"
+        n = len(csms.received)
+        world.rig.plug(True)
+        await csms.wait_for("StatusNotification", lambda p: p["status"] == "Preparing", after=n)
+        await csms.wait_for("StatusNotification", lambda p: p["status"] == "Available", after=n, timeout_s=10)
+        assert world.station.snapshot(1).status == "Available" and world.station.connectors[1].plugged
+        assert not csms.actions("StartTransaction")  # no transaction was ever started
+    finally:
+        await service.stop()
