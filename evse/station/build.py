@@ -320,7 +320,13 @@ class BuiltStation(Station):
     def shutdown_drivers(self) -> None:
         """After the station has stopped: each driver's `shutdown()` (its background task ends, its port is
         released), then the CAN channels the builder opened are closed. A failing driver is logged and the
-        rest still shut down. Every `shutdown()` is synchronous and short (cancel a task, close a port)."""
+        rest still shut down. Every `shutdown()` is synchronous and short (cancel a task, close a port). In
+        simulated mode the vehicles plugged in through the simulator seam are unplugged first (their tasks end)."""
+        dock = getattr(self.sim_control, "dock", None)
+        close_dock = getattr(dock, "close", None)
+        if callable(close_dock):
+            with contextlib.suppress(Exception):
+                close_dock()
         for driver in self.drivers():
             shutdown = getattr(driver, "shutdown", None)
             if not callable(shutdown):

@@ -139,6 +139,7 @@ async def test_cards_authorize_through_the_daemon_and_reader_faults_are_reported
         chip.close()
         link.close()
     assert code == EXIT_OK
+    assert composed.station.sim_control.dock.docked == {}  # the vehicle plugged in above was unplugged on release
     captured = capsys.readouterr()
     out = logs + captured.out + captured.err
     assert out.count("RFID reader fault: cards cannot be read") == 1 and "RFID reader recovered" in out
