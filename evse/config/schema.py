@@ -168,8 +168,9 @@ NO_RFID: Literal["none"] = "none"
 
 
 class RfidSettings(Settings, frozen=True):
-    """RFID card reader (ISO 14443): a presented card's UID is the id tag the station authorizes (allow-list,
-    then the CSMS's local list / authorization cache / Authorize)."""
+    """RFID card reader (ISO 14443): a card's UID is the id tag the station authorizes (allow-list, then CSMS).
+
+    The CSMS side is its local list, authorization cache or Authorize.req (see docs/ocpp.md)."""
 
     driver: Annotated[
         Literal["none", "pn532"], setting("Reader driver: `none` (no reader) or `pn532` (NXP PN532 on a UART)")
