@@ -276,3 +276,14 @@ async def test_a_board_that_never_answers_is_lost_and_logged_once(caplog: pytest
         pilot.shutdown()
     finally:
         link.close()
+
+
+async def test_a_failing_listener_does_not_stop_the_link(rig: Rig) -> None:
+    def broken() -> None:
+        raise RuntimeError("listener bug")
+
+    rig.pilot.add_listener(broken)
+    heard = rig.heard["pilot"]
+    rig.pilot.set_pwm(None)
+    rig.board.set_cp(1, m.CpState.STATE_B)
+    await until(lambda: rig.pilot.state() == CpState.B and rig.heard["pilot"] > heard)

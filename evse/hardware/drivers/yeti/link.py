@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,7 +108,10 @@ class BoardLink:
 
     def notify(self, connector: int, topic: str) -> None:
         for listener in list(self._listeners.get((connector, topic), ())):
-            listener()
+            try:
+                listener()
+            except Exception:  # a failing listener must not stop the link (the other listeners, the next frames)
+                log.exception("listener of the control board's %s (connector %d) failed", topic, connector)
 
     def _notify_all(self) -> None:
         for connector, topic in list(self._listeners):
@@ -149,8 +151,10 @@ class BoardLink:
     async def _run(self) -> None:
         s = self.settings
         if s.reset_on_start:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(asyncio.shield(self.reset()), s.reset_timeout_s)
+            except TimeoutError:
+                self._reset_expected = None  # a reset report after this is the MCU restarting on its own
             for _ in range(3):  # as the EVerest driver does: a few frames so both COBS decoders are in step
                 self.keep_alive()
         while True:
