@@ -283,7 +283,8 @@ def run(quick: bool) -> list[Result]:
     with tempfile.TemporaryDirectory() as csms_tmp:
         csms = Csms(Path(csms_tmp), env)
         try:
-            _one_daemon(env, 0.1, csms)  # warm-up, untimed: bytecode cache, page cache
+            if not quick:
+                _one_daemon(env, 0.1, csms)  # warm-up, untimed: bytecode cache, page cache
             for i in range(samples):
                 versions_s.append(_cli_version_s(env))
                 on.append(_one_daemon(env, idle_s, csms))
