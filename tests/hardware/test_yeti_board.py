@@ -50,7 +50,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         {**params, "feedback_timeout_s": 0.2, "vehicle_voltage_adc": str(adc), "vehicle_voltage_divider": 1000.0},
         context=context,
     )
-    lock = create("lock", "yeti", {**params, "feedback_timeout_s": 0.3}, context=context)
+    lock = create("lock", "yeti", {**params, "feedback_timeout_s": 0.3, "motor_lock_type": "qwello"}, context=context)
     temperatures = create("temperatures", "yeti", {**params, "sensors": ["dc_plus", "", "dc_minus"]}, context=context)
     heard = {"pilot": 0, "contactors": 0, "lock": 0}
     for name, role in (("pilot", pilot), ("contactors", contactors), ("lock", lock)):
@@ -78,6 +78,8 @@ async def test_start_resets_the_mcu_and_answers_its_configuration_request(rig: R
     assert rig.board.received[0] == ("reset", m.BOARD)
     await until(lambda: rig.board.config is not None)
     assert rig.board.config.hw_rev == m.HardwareRevision.HW_REV_B
+    assert rig.board.config.lock_1.type == m.MotorLockType.MOTOR_LOCK_QWELLO  # from the lock role of connector 1
+    assert rig.board.config.lock_2.type == m.MotorLockType.MOTOR_LOCK_UNKNOWN
     assert rig.pilot.link.config_requests == 1 and rig.pilot.link.spurious_resets == 0
     await until(lambda: rig.pilot.link.firmware_version == "emulated-1.0")
     assert rig.board.keep_alives >= 3

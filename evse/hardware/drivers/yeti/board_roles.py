@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 from evse.hardware.drivers.board.poller import FeedbackWatch
 from evse.hardware.drivers.yeti import messages as m
-from evse.hardware.drivers.yeti.link import BOARD_RESET, COMMUNICATION_LOST, BoardLink, ConnectorState
+from evse.hardware.drivers.yeti.link import BOARD_RESET, COMMUNICATION_LOST, LOCK_TYPES, BoardLink, ConnectorState
 from evse.hardware.drivers.yeti.settings import (
     YetiContactorsSettings,
     YetiLockSettings,
@@ -205,6 +205,7 @@ class YetiLock(_ConnectorRole):
         self.settings = settings
         self._watch = FeedbackWatch(settings.feedback_timeout_s)
         self._deadline: asyncio.TimerHandle | None = None
+        link.lock_types[self.connector] = LOCK_TYPES[settings.motor_lock_type]
         link.add_listener(self.connector, self.topic, self._check)
 
     def lock(self) -> None:

@@ -63,7 +63,7 @@ def board(settings: YetiBoardSettings, context: DriverContext, channel: int = 1)
         if link.settings != link_settings:
             raise DriverError(
                 f"connector {context.connector_id}: the yeti roles on {settings.port} give different board settings "
-                f"(port, baudrate, keep-alive, reset, revision, lock types, CP scale); give every role on one board "
+                f"(port, baudrate, keep-alive, reset, revision, CP scale); give every role on one board "
                 f"the same ones"
             )
         return link

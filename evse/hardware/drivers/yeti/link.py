@@ -8,7 +8,8 @@
 * Start: with `reset_on_start` we soft-reset the MCU (its outputs go off) and wait for its reset report; a reset
   report we did not ask for is a spurious reset (watchdog, brown-out): `reset_generation` counts up and the roles
   show `board_reset` until they are commanded again. The coils of a reset MCU are off: their state reads open.
-* The MCU asks for its boot configuration (`config_request`); we answer with the hardware revision and lock types.
+* The MCU asks for its boot configuration (`config_request`); we answer with the hardware revision and the lock
+  types of the lock roles.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ _HW_REV = {
     "A": m.HardwareRevision.HW_REV_A,
     "B": m.HardwareRevision.HW_REV_B,
 }
-_LOCK_TYPE = {
+LOCK_TYPES = {
     "none": m.MotorLockType.MOTOR_LOCK_UNKNOWN,
     "qwello": m.MotorLockType.MOTOR_LOCK_QWELLO,
     "valeo_hvac": m.MotorLockType.MOTOR_LOCK_DEBUG_VALEO_HVAC,
@@ -93,6 +94,8 @@ class BoardLink:
         self.spurious_resets = 0
         self.last_reset_reason: m.ResetReason | None = None
         self.config_requests = 0
+        #: motor lock type per connector, set by the lock roles, sent in the boot configuration
+        self.lock_types: dict[int, m.MotorLockType] = {}
         self.ignored_messages = 0
         self._listeners: dict[tuple[int, str], list[Callable[[], None]]] = {}
         self._loop = asyncio.get_running_loop()
@@ -262,12 +265,12 @@ class BoardLink:
         self._notify_all()
 
     def _send_config(self) -> None:
-        s = self.settings
+        unknown = m.MotorLockType.MOTOR_LOCK_UNKNOWN
         config = m.new(
             "BootConfigResponse",
-            hw_rev=_HW_REV[s.hardware_revision],
-            lock_1=m.new("ConfigMotorLockType", type=_LOCK_TYPE[s.lock_type_1]),
-            lock_2=m.new("ConfigMotorLockType", type=_LOCK_TYPE[s.lock_type_2]),
+            hw_rev=_HW_REV[self.settings.hardware_revision],
+            lock_1=m.new("ConfigMotorLockType", type=self.lock_types.get(1, unknown)),
+            lock_2=m.new("ConfigMotorLockType", type=self.lock_types.get(2, unknown)),
         )
         self._send("config_response", config)
 

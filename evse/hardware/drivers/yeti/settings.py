@@ -39,12 +39,6 @@ class YetiBoardSettings(Settings, frozen=True):
     hardware_revision: Annotated[
         Literal["unknown", "A", "B"], setting("Board hardware revision, sent when the MCU asks for its configuration")
     ] = "B"
-    lock_type_1: Annotated[
-        Literal["none", "qwello", "valeo_hvac"], setting("Motor lock type on connector 1 (boot configuration)")
-    ] = "none"
-    lock_type_2: Annotated[
-        Literal["none", "qwello", "valeo_hvac"], setting("Motor lock type on connector 2 (boot configuration)")
-    ] = "none"
     cp_voltage_scale_v: Annotated[
         float,
         setting(
@@ -96,6 +90,10 @@ class YetiLockSettings(YetiBoardSettings, frozen=True):
             gt=0,
         ),
     ] = 2.0
+    motor_lock_type: Annotated[
+        Literal["none", "qwello", "valeo_hvac"],
+        setting("Type of the motor lock, sent in the boot configuration the MCU asks for (`none`: no lock driven)"),
+    ] = "none"
 
 
 class YetiTemperaturesSettings(YetiBoardSettings, frozen=True):
