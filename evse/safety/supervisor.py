@@ -14,8 +14,9 @@ emergency over-voltage (IEC 61851-23 Table 103, at once) · software over-voltag
 400 ms) · hard over-current (at once) · soft over-current (110 % for 7 s) · voltage plausibility (50 V for 30 s) ·
 insulation below the fault level while charging (after a ramp grace window) · voltage to earth · over-temperature ·
 emergency stop · power-module fault · contactor welded / dropped · CP leaving C/D during energy transfer (power off
-at once; IEC 61851-23 allows 100 ms) · vehicle silent during energy transfer · vehicle not stopped 20 s after a
-stop request.
+at once; IEC 61851-23 allows 100 ms) · the plug line of CHAdeMO (connection check) or GB/T (CC1) leaving its
+"inserted" reading during energy transfer (at once, like CP) · vehicle silent during energy transfer · vehicle not
+stopped 20 s after a stop request.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from evse.safety.limits import (
 from evse.safety.settings import SafetySettings
 from evse.session.events import Event, FaultRaised
 from evse.session.hardware import ConnectorRoles
+from evse.session.plug_line import PlugLine
 from evse.session.stages import Reason
 
 log = structlog.get_logger("evse.safety")
@@ -61,6 +63,7 @@ POWER_MODULE_FAULT = "power_module_fault"
 CONTACTOR_WELDED = "contactor_welded"
 CONTACTOR_DROPPED = "contactor_dropped"
 PILOT_LEFT_C = "cp_left_c"
+PLUG_LINE_LOST = "plug_line_lost"
 VEHICLE_SILENT = "vehicle_silent"
 VEHICLE_NOT_STOPPED = "vehicle_not_stopped"
 SESSION_REQUEST = "session_request"
@@ -116,6 +119,8 @@ class Supervisor:
         self._earth_over_since_s: float | None = None
         self._last_imd_t_s: float | None = None
         self.welded = False
+        #: the connection line of this session's standard (CHAdeMO, GB/T), watched during energy transfer
+        self.plug_line: PlugLine | None = None
         self._task: asyncio.Task[None] | None = None
         self._attached = False
 
@@ -135,11 +140,15 @@ class Supervisor:
             roles.estop.add_listener(self.on_emergency_stop)
         if roles.pilot is not None:
             roles.pilot.add_listener(self.on_pilot)
+        if roles.lines is not None:
+            roles.lines.add_listener(self.on_lines)
 
-    def bind(self, session_id: str, on_trip: TripHandler) -> None:
-        """A session starts: clear a trip whose cause is gone and start the periodic checks."""
+    def bind(self, session_id: str, on_trip: TripHandler, plug_line: PlugLine | None = None) -> None:
+        """A session starts: clear a trip whose cause is gone and start the periodic checks. `plug_line`: the
+        standard's connection line to watch during energy transfer (the adapter's `plug_line`)."""
         self.session_id = session_id
         self._on_trip = on_trip
+        self.plug_line = plug_line
         self.reset()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name=f"supervisor-{self.connector_id}")
@@ -147,6 +156,7 @@ class Supervisor:
     def unbind(self) -> None:
         self.session_id = None
         self._on_trip = None
+        self.plug_line = None
         self.energy_active = False
         self.paused = False
         self._stop_requested_s = None
@@ -328,6 +338,14 @@ class Supervisor:
         if state not in _ENERGY_CP_STATES:
             detail = f"control pilot went to state {state.value} during energy transfer"
             self.trip(Reason.SAFETY_TRIP, PILOT_LEFT_C, detail)
+
+    def on_lines(self) -> None:
+        lines, plug_line = self.roles.lines, self.plug_line
+        if lines is None or plug_line is None or not self.energy_active:
+            return
+        inserted, evidence = plug_line.read(lines)
+        if inserted is False:
+            self.trip(Reason.SAFETY_TRIP, PLUG_LINE_LOST, f"plug left the inlet during energy transfer: {evidence}")
 
     # ------------------------------------------------------------------ duration rules
     def _check_durations(self, now: float, voltage_v: float, current_a: float) -> None:

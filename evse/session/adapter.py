@@ -15,6 +15,9 @@ Rules (everything a protocol adapter may and may not do lives here):
   already dead and a power path that was already tripped.
 * `open()` starts the adapter's link tasks (cyclic frames run across stages); `close()` stops them. Both are
   called by the session exactly once per session.
+* Optional attributes the session reads when present: `handles_authorization` (Plug & Charge inside the protocol)
+  and `plug_line` (an `evse.session.plug_line.PlugLine`: the standard's connection line, which the safety
+  supervisor watches during energy transfer — CHAdeMO's connection check, GB/T's CC1).
 """
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ class Session:
 
     # ------------------------------------------------------------------ the run
     async def run(self) -> Outcome:
-        self.supervisor.bind(self.session_id, self._on_trip)
+        self.supervisor.bind(self.session_id, self._on_trip, getattr(self.adapter, "plug_line", None))
         self._publish(
             SessionStarted(
                 connector_id=self.connector_id,

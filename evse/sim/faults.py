@@ -152,6 +152,39 @@ _fault(
     _worn,
     _unworn,
 )
+
+
+def _plug_pulled(world: SimWorld, plant: ConnectorPlant, args: dict[str, Any]) -> None:
+    vehicle = _vehicle(plant, plant.connector_id, "plug_pulled")
+    if vehicle.standard == "chademo":
+        plant.lines.set_input("connected", False)
+    elif vehicle.standard == "gbt":
+        plant.lines.set_input("cc1", plant.lines.settings.cc1_unplugged_v)
+    else:
+        raise FaultError(
+            f"fault plug_pulled on connector {plant.connector_id}: a {vehicle.standard} plug is watched through the "
+            f"control pilot; use the vehicle's CP state instead"
+        )
+
+
+def _plug_back(world: SimWorld, plant: ConnectorPlant, args: dict[str, Any]) -> None:
+    vehicle = plant.vehicle
+    if vehicle is not None and vehicle.standard == "chademo":
+        plant.lines.set_input("connected", True)
+    elif vehicle is not None and vehicle.standard == "gbt":
+        plant.lines.set_input("cc1", vehicle.cc1_plugged_v)
+
+
+_fault(
+    FaultSpec(
+        "plug_pulled",
+        "The plug's connection line reads 'not inserted' while the car stays on the link and the power path "
+        "(CHAdeMO connection check inactive, GB/T CC1 at the gun-released level): a plug pulled or knocked loose",
+        vehicle=True,
+    ),
+    _plug_pulled,
+    _plug_back,
+)
 _fault(
     FaultSpec("cp_diode_fault", "The vehicle's CP diode is missing (IEC 61851-1 diode check fails)"),
     lambda w, p, a: setattr(p.pilot, "diode_fault", True),

@@ -373,7 +373,7 @@ def _stop_case(mutate: str) -> Rig:
     ("mutate", "kind", "reason", "vehicle_reason"),
     [
         ("k", VehicleStop, Reason.VEHICLE_STOP, "k_released"),
-        ("enabled", VehicleStop, Reason.VEHICLE_STOP, "charging_enabled_cleared"),
+        ("enabled", VehicleStop, Reason.COMPLETED, "charging_enabled_cleared"),
         ("not_park", VehicleStop, Reason.VEHICLE_STOP, "shift_lever_not_park"),
         ("stop_request", VehicleStop, Reason.VEHICLE_STOP, "normal_stop_request"),
         ("system_fault", StageFailure, Reason.VEHICLE_FAULT, "charging_system_fault"),
@@ -526,3 +526,53 @@ def test_a_stop_in_the_same_frame_as_request_zero_is_not_a_pause() -> None:
     rig.run_until(rig.now + 0.3)
     assert rig.ends[0].error.vehicle_reason == "charging_enabled_cleared"
     assert not [a for a in rig.other if isinstance(a, Pause)]
+
+
+def test_connection_detection_waits_for_the_connection_check_line() -> None:
+    rig = Rig()
+    rig.handle(rig.core.on_connected(False, 0.0))
+    rig.begin(Stage.CONNECTION_DETECTION)
+    assert Stage.CONNECTION_DETECTION not in rig.done and not rig.ends
+    rig.now = 0.4
+    rig.handle(rig.core.on_connected(True, rig.now))
+    assert rig.done == [Stage.CONNECTION_DETECTION]
+
+
+def test_without_a_connection_check_line_detection_completes_at_once() -> None:
+    rig = Rig()
+    rig.handle(rig.core.on_connected(None, 0.0))  # the hardware role does not offer the line
+    rig.begin(Stage.CONNECTION_DETECTION)
+    assert rig.done == [Stage.CONNECTION_DETECTION]
+
+
+def test_losing_the_connection_check_before_charging_ends_the_session_unplugged() -> None:
+    rig = Rig()
+    rig.handle(rig.core.on_connected(True, 0.0))
+    rig.begin(Stage.CONNECTION_DETECTION)
+    rig.begin(Stage.AUTHORIZATION)
+    rig.begin(Stage.BMS_WAKE_UP)
+    rig.run_until(0.5)
+    rig.begin(Stage.PARAMETER_NEGOTIATION)
+    rig.run_until(0.8)
+    rig.handle(rig.core.on_connected(False, rig.now))
+    assert len(rig.ends) == 1 and rig.ends[0].error.reason is Reason.UNPLUGGED
+    rig.handle(rig.core.on_connected(False, rig.now))  # reported once
+    assert len(rig.ends) == 1
+
+
+def test_charging_enabled_cleared_before_current_flowed_is_a_stop_not_a_completion() -> None:
+    rig = Rig()
+    rig.begin(Stage.CONNECTION_DETECTION)
+    rig.begin(Stage.AUTHORIZATION)
+    rig.begin(Stage.BMS_WAKE_UP)
+    rig.run_until(0.5)
+    rig.begin(Stage.PARAMETER_NEGOTIATION)
+    rig.car.enabled = True
+    rig.k(True)
+    rig.run_until(1.0)
+    rig.begin(Stage.INSULATION_TEST)
+    rig.car.enabled = False
+    rig.run_until(1.3)
+    error = rig.ends[0].error
+    assert isinstance(error, VehicleStop) and error.reason is Reason.VEHICLE_STOP
+    assert error.vehicle_reason == "charging_enabled_cleared"

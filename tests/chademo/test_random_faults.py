@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from evse.protocols.chademo import messages as m
 from evse.session.stages import Reason, Stage
+from evse.sim import faults
 from tests.chademo.simrig import ChademoRig
 
 #: the longest a stop may take after its cause: ramp-down, welding detection give-up (10 s), d2→d1, discharge
@@ -28,6 +29,7 @@ FAULTS: dict[str, Callable[[ChademoRig], object]] = {
     "user_stop": lambda rig: rig.session.request_stop(Reason.USER_STOP),
     "csms_stop": lambda rig: rig.session.request_stop(Reason.CSMS_STOP),
     "emergency_stop": lambda rig: rig.session.emergency_stop("test"),
+    "plug_pulled": lambda rig: faults.inject(rig.world, 1, "plug_pulled"),
 }
 
 

@@ -51,7 +51,7 @@ async def when_charging(rig: ChademoRig, after_s: float, action: Callable[[], ob
 async def test_full_session_to_target_soc(profile: str, protocol: dict[str, Any], label: str) -> None:
     rig = ChademoRig(profile=profile, battery={"soc_pct": 77}, protocol=protocol)
     outcome = await rig.run()
-    assert outcome.kind is OutcomeKind.STOPPED_BY_VEHICLE and outcome.vehicle_reason == "charging_enabled_cleared"
+    assert outcome.kind is OutcomeKind.COMPLETED and outcome.vehicle_reason == "charging_enabled_cleared"
     assert rig.plugged.battery.soc_pct >= 80
     assert rig.session.ctx.protocol_version == label
     assert rig.session.ctx.identity["vehicle_signature"]
@@ -101,7 +101,7 @@ async def _stop_path(rig: ChademoRig, after_s: float, action: Callable[[], objec
     ("fault", "params", "kind", "reason", "vehicle_reason"),
     [
         ("release_k", {}, OutcomeKind.STOPPED_BY_VEHICLE, Reason.VEHICLE_STOP, "k_released"),
-        ("disable_charging", {}, OutcomeKind.STOPPED_BY_VEHICLE, Reason.VEHICLE_STOP, "charging_enabled_cleared"),
+        ("disable_charging", {}, OutcomeKind.COMPLETED, Reason.COMPLETED, "charging_enabled_cleared"),
         ("shift_lever", {}, OutcomeKind.STOPPED_BY_VEHICLE, Reason.VEHICLE_STOP, "shift_lever_not_park"),
         ("stop_request", {}, OutcomeKind.STOPPED_BY_VEHICLE, Reason.VEHICLE_STOP, "normal_stop_request"),
         ("charging_system_fault", {}, OutcomeKind.FAILED, Reason.VEHICLE_FAULT, "charging_system_fault"),
@@ -215,7 +215,7 @@ async def test_charged_rate_reference_quirk_and_nonstandard_current_byte() -> No
         battery={"soc_pct": 79}, protocol={"charged_rate_reference_before_k": 240, "nonstandard_max_current_a": 110}
     )
     outcome = await rig.run()
-    assert outcome.kind is OutcomeKind.STOPPED_BY_VEHICLE
+    assert outcome.kind is OutcomeKind.COMPLETED
     assert {f.charged_rate_reference for f in decoded(rig, m.ID_VEHICLE_BATTERY_LIMITS)} == {240, 100}
 
 
@@ -237,11 +237,52 @@ async def test_cyclic_frames_keep_the_100ms_grid_for_a_whole_session() -> None:
 
 async def test_one_adapter_serves_consecutive_sessions() -> None:
     first = ChademoRig(battery={"soc_pct": 79})
-    assert (await first.run()).kind is OutcomeKind.STOPPED_BY_VEHICLE
+    assert (await first.run()).kind is OutcomeKind.COMPLETED
     second = ChademoRig(battery={"soc_pct": 79})
     # the station may keep its adapter per connector: reuse the first one on the second rig's channel
     first.adapter.channel = second.charger_channel
     second.session.adapter = first.adapter
     outcome = await second.run()
-    assert outcome.kind is OutcomeKind.STOPPED_BY_VEHICLE and outcome.vehicle_reason == "charging_enabled_cleared"
+    assert outcome.kind is OutcomeKind.COMPLETED and outcome.vehicle_reason == "charging_enabled_cleared"
     assert_safe_end(second)
+
+
+async def test_plug_pulled_during_energy_transfer_trips_at_once() -> None:
+    from evse.session.events import FaultRaised
+    from evse.sim import faults
+
+    rig = ChademoRig(battery={"soc_pct": 30})
+    injected: list[float] = []
+
+    def pull() -> None:
+        injected.append(asyncio.get_running_loop().time())
+        faults.inject(rig.world, 1, "plug_pulled")  # the connection check goes inactive
+
+    outcome = await _stop_path(rig, 3.0, pull)
+    assert (outcome.kind, outcome.stage, outcome.reason) == (
+        OutcomeKind.FAILED,
+        Stage.ENERGY_TRANSFER,
+        Reason.SAFETY_TRIP,
+    )
+    assert outcome.detail == "plug_line_lost: plug left the inlet during energy transfer: connected line inactive"
+    (fault,) = [e for e in rig.events if isinstance(e, FaultRaised)]
+    assert fault.code == "plug_line_lost" and fault.t_s == injected[0]  # in the listener call, no time passed
+
+
+async def test_plug_pulled_before_charging_ends_the_session_unplugged() -> None:
+    from evse.sim import faults
+
+    rig = ChademoRig(battery={"soc_pct": 30})
+    loop = asyncio.get_running_loop()
+
+    def pull_in_negotiation() -> None:
+        if rig.session.stage is Stage.PARAMETER_NEGOTIATION:
+            faults.inject(rig.world, 1, "plug_pulled")
+        else:
+            loop.call_later(0.05, pull_in_negotiation)
+
+    loop.call_soon(pull_in_negotiation)
+    outcome = await rig.run()
+    assert (outcome.kind, outcome.reason) == (OutcomeKind.STOPPED_BY_STATION, Reason.UNPLUGGED)
+    assert outcome.stage is Stage.PARAMETER_NEGOTIATION
+    assert_safe_end(rig)

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.looptime
 async def test_session_trace_round_trips_through_candump_and_decoder(tmp_path: Path) -> None:
     rig = ChademoRig(battery={"soc_pct": 79})
     outcome = await rig.run()
-    assert outcome.kind is OutcomeKind.STOPPED_BY_VEHICLE
+    assert outcome.kind is OutcomeKind.COMPLETED
     log = tmp_path / "session.log"
     with log.open("w", encoding="ascii") as stream:
         writer = CandumpWriter(stream, channel="can0")

@@ -264,3 +264,27 @@ async def test_bro_ready_never_comes() -> None:
     assert outcome.detail == "BRO 0xAA not received within 10 s"
     assert any(isinstance(c, m.Cem) and c.active() == ("bro_timeout",) for c in rig.messages("CEM"))
     assert_safe_end(rig)
+
+
+async def test_plug_pulled_during_energy_transfer_trips_at_once() -> None:
+    from evse.session.events import FaultRaised
+
+    rig = GbtRig()
+    task = rig.start()
+    injected: list[float] = []
+
+    def pull() -> None:
+        injected.append(asyncio.get_running_loop().time())
+        faults.inject(rig.world, 1, "plug_pulled")  # CC1 to the gun-released level (6 V)
+
+    await when_charging(rig, 2.0, pull)
+    outcome = await task
+    assert (outcome.kind, outcome.stage, outcome.reason) == (
+        OutcomeKind.FAILED,
+        Stage.ENERGY_TRANSFER,
+        Reason.SAFETY_TRIP,
+    )
+    assert outcome.detail.startswith("plug_line_lost: plug left the inlet during energy transfer: cc1 at 6.")
+    (fault,) = [e for e in rig.events if isinstance(e, FaultRaised)]
+    assert fault.code == "plug_line_lost" and fault.t_s == injected[0]  # in the listener call, no time passed
+    assert_safe_end(rig)

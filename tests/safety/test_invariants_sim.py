@@ -52,6 +52,7 @@ SIM_FAULTS: list[tuple[str, dict[str, Any]]] = [
     ("connector_overtemperature", {"offset_c": 45.0}),
     ("connector_overtemperature", {"offset_c": 80.0}),
     ("lock_stuck", {}),
+    ("plug_pulled", {}),
 ]
 
 

@@ -12,6 +12,7 @@ from evse.safety.settings import SafetySettings
 from evse.safety.supervisor import Supervisor
 from evse.session.context import VehicleLimits
 from evse.session.events import Event, FaultRaised
+from evse.session.plug_line import PlugLine
 from evse.session.stages import Reason
 from tests.session.doubles import CHARGER, Rig
 
@@ -154,6 +155,49 @@ async def test_cp_b_outside_energy_transfer_is_fine() -> None:
     s = Setup()
     s.rig.pilot.set(CpState.B)
     s.rig.pilot.set(CpState.A)
+    assert not s.trips
+
+
+@pytest.mark.parametrize(
+    ("plug_line", "unplug"),
+    [
+        (PlugLine("cc1", 4.0, 0.8), "cc1"),  # GB/T: CC1 leaves 4 V (gun released: 6 V, pulled: 12 V)
+        (PlugLine("connected"), "connected"),  # CHAdeMO: the connection check goes inactive
+    ],
+)
+async def test_plug_line_lost_during_energy_transfer_trips_inside_the_listener_call(
+    plug_line: PlugLine, unplug: str
+) -> None:
+    s = Setup()
+    s.rig.lines.plug(True)
+    s.supervisor.bind("s1", lambda reason, code, detail: s.trips.append((reason, code)), plug_line)
+    s.charge()
+    s.rig.lines.notify()  # a change on another line (k): the plug is still in
+    assert not s.trips
+    if unplug == "cc1":
+        s.rig.lines.cc1_v = 6.0
+    else:
+        s.rig.lines.inputs["connected"] = False
+    s.rig.lines.notify()  # one listener call; no await in between
+    s.assert_tripped(Reason.SAFETY_TRIP, "plug_line_lost")
+    detail = next(e for e in s.events if isinstance(e, FaultRaised)).detail
+    assert detail.startswith("plug left the inlet during energy transfer: ")
+    assert ("cc1 at 6.0 V (inserted: 4 ± 0.8 V)" if unplug == "cc1" else "connected line inactive") in detail
+
+
+async def test_plug_line_outside_energy_transfer_or_not_offered_does_not_trip() -> None:
+    s = Setup()
+    s.supervisor.bind("s1", lambda reason, code, detail: s.trips.append((reason, code)), PlugLine("cc1", 4.0, 0.8))
+    s.rig.lines.plug(False)  # before energy transfer: the protocol's own business (unplugged)
+    assert not s.trips
+    s.rig.lines.plug(True)
+    s.supervisor.bind("s1", lambda reason, code, detail: s.trips.append((reason, code)), PlugLine("no_such_line"))
+    s.charge()
+    s.rig.lines.notify()  # the role does not offer the line: never taken for a lost plug
+    assert not s.trips
+    s.supervisor.unbind()
+    s.charge()
+    s.rig.lines.plug(False)  # no session, no plug line to watch
     assert not s.trips
 
 

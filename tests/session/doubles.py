@@ -20,6 +20,7 @@ from evse.session.context import StageContext, VehicleLimits
 from evse.session.errors import StageFailure, VehicleStop
 from evse.session.events import Event, EventBus, StageChanged
 from evse.session.hardware import ConnectorRoles
+from evse.session.plug_line import PlugLine
 from evse.session.session import Session
 from evse.session.settings import SessionSettings
 from evse.session.stages import Reason, Stage
@@ -351,6 +352,10 @@ class VehicleSide(Protocol):
     def set_vehicle_closed(self, closed: bool) -> None: ...
 
 
+#: the plug lines of the real adapters (GB/T: CC1 4 V ± 0.8 V by default; CHAdeMO: the connection check)
+PLUG_LINES = {"gbt": PlugLine("cc1", 4.0, 0.8), "chademo": PlugLine("connected")}
+
+
 class ScriptedAdapter:
     """A protocol adapter that follows a script instead of talking to a vehicle.
 
@@ -386,6 +391,8 @@ class ScriptedAdapter:
         self.opened = self.closed = 0
         self.stages_run: list[Stage] = []
         self.stop_reason_seen: Reason | None = None
+        #: the connection line the supervisor watches during energy transfer, as the real adapters offer it
+        self.plug_line = PLUG_LINES.get(plan.standard)
         #: vehicle behaviour switches (stateful test): stop talking; pause the charge
         self.silent = False
         self.pause_requested = False

@@ -28,6 +28,7 @@ from evse.protocols.executor import CLOSING_STAGES, CoreExecutor
 from evse.protocols.operations import OpResult
 from evse.session.adapter import CHADEMO_PLAN, Plan
 from evse.session.errors import StageFailure
+from evse.session.plug_line import PlugLine
 from evse.session.stages import Reason, Stage
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 #: line names (evse.hardware.roles.VehicleLines)
 LINE_K = "k"
+LINE_CONNECTED = "connected"
 #: chademo.md, Physical layer: CAN 2.0A at 500 kbit/s
 CHADEMO_BITRATE_BPS = 500_000
 
@@ -58,10 +60,13 @@ class ChademoAdapter:
         self.codec = ChademoCodec(self.settings.capacity_kwh_per_unit)
         self.core = ChademoCore(self.settings, self.codec)
         self.executor = CoreExecutor("chademo", self._op_done, self._apply_own)
+        #: the connection check: the safety supervisor trips when it goes inactive during energy transfer
+        self.plug_line = PlugLine(LINE_CONNECTED)
         self._ctx: StageContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._k = False
+        self._connected: bool | None = None
         self._listening_to: object | None = None
         #: frames sent and received (for diagnostics and tests)
         self.tx_count = 0
@@ -81,6 +86,8 @@ class ChademoAdapter:
             self._listening_to = ctx.lines
         self._k = bool(ctx.lines.input_active(LINE_K)) if ctx.lines is not None else False
         self.core.on_k(self._k, ctx.now())
+        self._connected = self.plug_line.inserted(ctx.lines) if ctx.lines is not None else None
+        self.core.on_connected(self._connected, ctx.now())
         self.channel.set_receiver(self._on_frame)
 
     async def run_stage(self, stage: Stage, ctx: StageContext) -> None:
@@ -135,6 +142,11 @@ class ChademoAdapter:
         ctx = self._ctx
         if not self.executor.open or ctx is None or ctx.lines is None:
             return
+        connected = self.plug_line.inserted(ctx.lines)
+        if connected != self._connected:
+            self._connected = connected
+            self._observe()
+            self._apply(self.core.on_connected(connected, ctx.now()))
         k = bool(ctx.lines.input_active(LINE_K))
         if k != self._k:
             self._k = k

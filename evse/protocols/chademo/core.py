@@ -1,7 +1,8 @@
 """The CHAdeMO charger side as a sans-I/O state machine (chademo.md, "Charge sequence (charger side)").
 
 Rules — everything that decides what the charger does on the CHAdeMO link lives here:
-* The core is fed: vehicle frames (`on_frame`), the k line (`on_k`), the charger's measurements (`observe`), the
+* The core is fed: vehicle frames (`on_frame`), the k line (`on_k`), the connection check (`on_connected`, when
+  the hardware offers the line), the charger's measurements (`observe`), the
   completion of power-path operations it asked for (`done`), the session's stage (`begin`) and the time
   (`on_time`, at `next_deadline()` at the latest). It returns `Action`s; it never sleeps, sends or touches
   hardware, so a test or a trace replay drives it with plain calls and made-up times.
@@ -14,6 +15,7 @@ Rules — everything that decides what the charger does on the CHAdeMO link live
   (see `_vehicle_stop_check`); the session records the stage.
 
 Sequence (steps of chademo.md):
+  CONNECTION_DETECTION   the connection-check line active (at once when the hardware has no such line)
   BMS_WAKE_UP            d1 on; wait for 0x100, 0x101 and 0x102                               (1, 2)
   PARAMETER_NEGOTIATION  compatibility; limits + identity; wait for k and charging-enabled; lock (3, 4, 5)
   INSULATION_TEST        output < 10 V; insulation test; output < 20 V                         (6, 7, 8)
@@ -70,6 +72,7 @@ _CHARGER_FAULT_REASONS = frozenset(
 
 class Phase(StrEnum):
     IDLE = "idle"
+    WAIT_CONNECTED = "wait_connected"
     WAIT_VEHICLE_FRAMES = "wait_vehicle_frames"
     WAIT_K = "wait_k"
     LOCKING = "locking"
@@ -126,6 +129,8 @@ class ChademoCore:
         self.seen: set[int] = set()
         self.last_rx_s: float | None = None
         self.k = False
+        #: the connection-check line; None when the hardware does not offer it
+        self.connected: bool | None = None
         self._k_was_active = False
         self._enabled_was_set = False
         self.comms_lost = False
@@ -167,6 +172,8 @@ class ChademoCore:
         if self.end is not None:
             return [End(self.end)]
         match stage:
+            case Stage.CONNECTION_DETECTION if self.connected is False:
+                self.phase = Phase.WAIT_CONNECTED  # bounded by the session's stage timeout
             case Stage.BMS_WAKE_UP:
                 self.d1_on_s = now
                 self.phase = Phase.WAIT_VEHICLE_FRAMES
@@ -205,6 +212,24 @@ class ChademoCore:
             self._k_was_active = True
         out: list[Action] = []
         self._step(now, out)
+        return out
+
+    def on_connected(self, active: bool | None, now: float) -> list[Action]:
+        """The connection-check line changed (None: the hardware does not offer it). Like GB/T's CC1: connection
+        detection waits for it, and losing it before the stop sequence ends the session as unplugged (during energy
+        transfer the safety supervisor has tripped on it already)."""
+        self.connected = active
+        out: list[Action] = []
+        if active is None:
+            return out
+        if active and self.phase is Phase.WAIT_CONNECTED:
+            self._stage_done(out)
+        elif (
+            not active
+            and self.phase not in (Phase.IDLE, Phase.WAIT_CONNECTED, Phase.ENDED, Phase.DONE)
+            and self.stage not in (Stage.STOPPING, Stage.UNLOCK)
+        ):
+            self._fail(StageFailure(Reason.UNPLUGGED, "connection-check line went inactive: plug removed"), out)
         return out
 
     def on_frame(self, frame: CanFrame, now: float) -> list[Action]:
@@ -551,7 +576,7 @@ class ChademoCore:
             self.comms_lost = True
             return StageFailure(Reason.COMMUNICATION_LOST, f"no vehicle frame for {now - self.last_rx_s:.2f} s")
         if self.control is not None:
-            error = rules.flag_stop(self.control, self._enabled_was_set)
+            error = rules.flag_stop(self.control, self._enabled_was_set, charging=self.phase is Phase.CHARGING)
             if error is not None:
                 return error
         if self._k_was_active and not self.k:

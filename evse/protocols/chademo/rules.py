@@ -50,9 +50,14 @@ def incompatibility(
     return ""
 
 
-def flag_stop(control: m.VehicleControl, enabled_was_set: bool) -> SessionEnd | None:
+def flag_stop(control: m.VehicleControl, enabled_was_set: bool, charging: bool = False) -> SessionEnd | None:
     """The stop a 0x102 frame asks for through its fault and status flags (chademo.md 0x102 table, step 12).
-    Bits 5–7 of byte 5 are set by real vehicles and are not faults."""
+    Bits 5–7 of byte 5 are set by real vehicles and are not faults.
+
+    CHAdeMO carries no stop reason beyond these flags: a vehicle that is done (its target SOC reached) clears
+    charging-enabled in the charging loop with nothing else set — that is `completed`, like GB/T's BST "SOC target
+    reached". The same bit cleared before current flowed, k released, the shift lever or the stop-request bit are
+    stops by the vehicle."""
     if control.faults:
         flags = ",".join(sorted(control.faults))
         return StageFailure(Reason.VEHICLE_FAULT, f"vehicle fault flags in 0x102: {flags}", vehicle_reason=flags)
@@ -67,6 +72,12 @@ def flag_stop(control: m.VehicleControl, enabled_was_set: bool) -> SessionEnd | 
     if control.normal_stop_request:
         return VehicleStop("vehicle requested a normal stop (0x102 byte 5 bit 4)", vehicle_reason="normal_stop_request")
     if enabled_was_set and not control.charging_enabled:
+        if charging:
+            return VehicleStop(
+                "vehicle ended the charge: charging-enabled cleared in the charging loop (0x102 byte 5 bit 0)",
+                vehicle_reason="charging_enabled_cleared",
+                reason=Reason.COMPLETED,
+            )
         return VehicleStop(
             "vehicle cleared charging-enabled (0x102 byte 5 bit 0)", vehicle_reason="charging_enabled_cleared"
         )

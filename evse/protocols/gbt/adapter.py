@@ -28,6 +28,7 @@ from evse.protocols.gbt.sequence import LINE_AUX_12V, LINE_AUX_24V, LINE_CC1
 from evse.protocols.gbt.settings import GbtSettings
 from evse.protocols.operations import OpResult
 from evse.session.adapter import GBT_PLAN, Plan
+from evse.session.plug_line import PlugLine
 from evse.session.stages import Stage
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class GbtAdapter:
     def __init__(self, channel: CanChannel, settings: GbtSettings | None = None) -> None:
         self.channel = channel
         self.settings = settings or GbtSettings()
+        #: CC1 inserted-and-latched window: the safety supervisor trips when it is left during energy transfer
+        self.plug_line = PlugLine(LINE_CC1, self.settings.cc1_connected_v, self.settings.cc1_tolerance_v)
         self.core = GbtCore(self.settings)
         self.driver: CoreDriver[Output] = CoreDriver(
             channel, _ObservedCore(self), self._apply, on_rx=self._trace_rx, on_tx=self._trace_tx

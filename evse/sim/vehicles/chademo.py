@@ -133,7 +133,9 @@ class SimChademoVehicle:
             self.extra_flags.pop("charging_system_fault", None)
             return True
         if name == "vehicle_stop":
-            return self.inject("disable_charging")
+            # the driver stops from the car: the vehicle withdraws its charge permission (k); clearing
+            # charging-enabled alone is how a car that is done ends the charge (`completed`)
+            return self.inject("release_k")
         if name == "fault_flag":
             flag = str(params.get("flag", "battery_over_voltage"))
             if flag not in m.FAULT_FLAGS:
