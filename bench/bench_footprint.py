@@ -363,9 +363,17 @@ def run(quick: bool) -> list[Result]:
             cpu.p99,
             target=2.0,
             n=cpu.n,
-            note=note_on + f"; /proc utime+stime, {1000 / os.sysconf('SC_CLK_TCK'):g} ms ticks",
+            note=f"mean {cpu.mean:.2f} %; /proc utime+stime in {1000 / os.sysconf('SC_CLK_TCK'):g} ms ticks; "
+            + note_on,
         ),
-        Result("idle CPU of the CCS codec's JVM", "% of one core", jvm_cpu.median, jvm_cpu.p99, n=jvm_cpu.n),
+        Result(
+            "idle CPU of the CCS codec's JVM",
+            "% of one core",
+            jvm_cpu.median,
+            jvm_cpu.p99,
+            n=jvm_cpu.n,
+            note=f"mean {jvm_cpu.mean:.2f} %",
+        ),
         Result(
             "cold start: exec → READY=1",
             "ms",
