@@ -8,8 +8,6 @@ import json
 from collections import Counter
 from typing import Any
 
-from evse.config.loader import load_config
-
 
 def register(subparsers: Any) -> None:
     config = subparsers.add_parser(
@@ -29,6 +27,8 @@ def register(subparsers: Any) -> None:
 
 
 def check_command(args: argparse.Namespace) -> int:
+    from evse.config.loader import load_config
+
     config = load_config(args.file)  # raises ConfigError with every problem: the CLI prints them
     standards = Counter(c.standard for c in config.connectors)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(standards.items()))
@@ -37,5 +37,7 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def show_command(args: argparse.Namespace) -> int:
+    from evse.config.loader import load_config
+
     print(json.dumps(load_config(args.file).redacted(), indent=2, ensure_ascii=False))
     return 0
