@@ -97,7 +97,8 @@ class VehicleLinkSettings(Settings, frozen=True):
     ] = 0
 
 
-#: configuration role name → role name in `evse.hardware.registry` (the registry's names are shorter)
+#: configuration role name → role name in `evse.hardware.registry` (the registry's names are shorter); the one
+#: table of role names: `evse.station.build.ROLE_FIELDS` (a connector's roles) derives from it
 REGISTRY_ROLE: dict[str, str] = {
     "power_module": "power",
     "contactors": "contactors",

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from evse.config.schema import Config, ConnectorSettings, HardwareRole
+from evse.config.schema import REGISTRY_ROLE, Config, ConnectorHardware, ConnectorSettings, HardwareRole
 from evse.hardware import registry
 from evse.safety.envelope import CableLimits, ChargerLimits
 from evse.session.adapter import ProtocolAdapter
@@ -45,17 +45,10 @@ from evse.station.station import Station
 
 log = structlog.get_logger("evse.station")
 
-#: configuration field of `ConnectorHardware` → the registry's role name
-ROLE_FIELDS: dict[str, str] = {
-    "power_module": "power",
-    "contactors": "contactors",
-    "insulation_monitor": "imd",
-    "lock": "lock",
-    "lines": "lines",
-    "pilot": "pilot",
-    "meter": "meter",
-    "temperatures": "temperatures",
-}
+#: configuration field of `ConnectorHardware` → the registry's role name: the connector's part of the schema's
+#: `REGISTRY_ROLE` (the one table of role names; the emergency stop there is the station's, not a connector's)
+#: A field without a registry name fails here, at import, not later in a station build.
+ROLE_FIELDS: dict[str, str] = {name: REGISTRY_ROLE[name] for name in ConnectorHardware.__struct_fields__}
 #: roles a standard does not use are not created
 _UNUSED: dict[str, frozenset[str]] = {
     "ccs": frozenset({"lines"}),
