@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# the simulated station, its OCPP client talking to the in-process development CSMS (DEMO_FLAGS=--no-ocpp: without)
 demo: $(STAMP)
-	$(VENV)/bin/evse sim --config config/sim.toml
+	$(VENV)/bin/evse sim --config config/sim.toml $(DEMO_FLAGS)
 
 # the independent strict OCPP validator (npm ocpp-rpc) used by tests/ocpp; reinstalled only when the lock changes
 VALIDATOR_STAMP := tests/ocpp/validator/node_modules/.package-lock.json

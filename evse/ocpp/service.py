@@ -76,6 +76,7 @@ class OcppService:
         on_reboot: Callable[[str], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
         open_link: Callable[[str], Awaitable[Any]] | None = None,
+        in_memory: bool = False,
     ) -> None:
         self.settings: OcppSettings = config if isinstance(config, OcppSettings) else settings_for(config)
         self.bus = bus
@@ -84,13 +85,15 @@ class OcppService:
         self._on_reboot = on_reboot
         self._rng = rng
         self._open_link = open_link
+        #: a throw-away database (a simulation run): nothing persisted, no disk writes stalling a scaled clock
+        self._in_memory = in_memory
         self.client: OcppClient | None = None
         self.db: OcppDatabase | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         try:
-            self.db = OcppDatabase.in_dir(self.state_dir)
+            self.db = OcppDatabase(":memory:") if self._in_memory else OcppDatabase.in_dir(self.state_dir)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(
                 f"cannot open the OCPP database in {self.state_dir} ({exc}): make the state directory writable "

@@ -7,8 +7,8 @@ kernel (another process, or even a loopback socket) is invisible to the loop, so
 could expire in virtual time before the answer is read. In one loop with no I/O the OCPP exchange is exact and
 the run stays reproducible for a seed. `--csms URL` connects to an external CSMS instead (scaled or real time).
 
-The OCPP database of a simulation run lives in a temporary directory: every run starts with an empty queue and
-no leftover transactions.
+The OCPP database of a simulation run is in memory: every run starts with an empty queue and no leftover
+transactions, and no disk write stalls a scaled clock (`--speed N`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import collections
 import contextlib
 import json
 import random
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -57,9 +56,8 @@ class SimOcpp:
         self.note = note
         self.external = csms_url is not None
         self.csms: DevCsms | None = None if self.external else DevCsms(on_line=self._line)
-        self._dir = tempfile.TemporaryDirectory(prefix="evse-sim-ocpp-")
         settings = settings_for(config)
-        changes: dict[str, Any] = {"enabled": True, "state_dir": self._dir.name}
+        changes: dict[str, Any] = {"enabled": True}
         if csms_url is not None:
             changes["csms_url"] = csms_url
         else:
@@ -71,6 +69,7 @@ class SimOcpp:
             station,
             rng=random.Random(seed),
             open_link=self.csms.open_link if self.csms is not None else None,
+            in_memory=True,
         )
 
     async def start(self) -> None:
@@ -80,7 +79,6 @@ class SimOcpp:
         with contextlib.suppress(Exception):
             await self.service.drain(DRAIN_TIMEOUT_S)
         await self.service.stop()
-        self._dir.cleanup()
 
     # ---- the readable log
     def _line(self, cp_id: str, arrow: str, text: str) -> None:

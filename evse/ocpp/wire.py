@@ -9,6 +9,7 @@ follow-up work in `@after` hooks or tasks).
 
 from __future__ import annotations
 
+import asyncio
 import decimal
 import json
 import logging
@@ -148,6 +149,19 @@ class WireChargePoint(ChargePoint):
         log.info("%s → %s", self.id, redact(message))
         self._on_traffic()
         await self._connection.send(message)
+
+    async def _get_specific_response(self, unique_id: str, timeout: float) -> Any:  # noqa: ASYNC109 (its signature)
+        """The response to CALL `unique_id` (others are dropped), TimeoutError after `timeout` s of loop time.
+
+        Replaces the `ocpp` package's version, which waits with `asyncio.wait_for` — on Python 3.11 a cancellation
+        racing with the answer is swallowed, leaving the calling task running after its TaskGroup was cancelled
+        (a client that never stops) — and measures the remaining time on the wall clock."""
+        async with asyncio.timeout(timeout):
+            while True:
+                response = await self._response_queue.get()
+                if response.unique_id == unique_id:
+                    return response
+                log.info("ignored a response with unknown id %s", response.unique_id)
 
     async def call_raw(self, action: str, payload: dict[str, Any], unique_id: str | None = None) -> dict[str, Any]:
         """Send a CALL, return the CALLRESULT payload; raise CallFailed on a CALLERROR, TimeoutError on silence."""
