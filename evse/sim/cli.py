@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import importlib
@@ -38,6 +39,8 @@ from evse.sim.world import SimWorld, activate
 DEFAULT_CONFIG = "config/sim.toml"
 #: how long the station may take to end its sessions when the scenario is over (simulated seconds)
 STATION_STOP_TIMEOUT_S = 30.0
+#: on a terminal, the notes under the table get this many more lines when the CSMS's log shares them
+OCPP_EXTRA_NOTE_LINES = 6
 
 
 def register(subparsers: Any) -> None:
@@ -271,6 +274,8 @@ async def simulate(
                 view.on_note(runner.elapsed_s(), connector_id, text)
 
             sim_ocpp = SimOcpp(config, bus, station, note, csms_url=ocpp.csms_url, seed=world.seed)
+            if view.tty and view.notes.maxlen is not None:  # the CSMS's lines share the notes under the table
+                view.notes = collections.deque(view.notes, maxlen=view.notes.maxlen + OCPP_EXTRA_NOTE_LINES)
             await sim_ocpp.start()  # before the station, so it sees the station's first status reports
         await station.start()
     ticker = _Ticker(loop, view)
