@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 
 class _ObservedCore:
-    """The core as the driver sees it: every input is preceded by the charger's present measurements."""
+    """The core as the driver sees it: every input makes the charger's measurements current (read when used)."""
 
     def __init__(self, adapter: GbtAdapter) -> None:
         self.adapter = adapter
@@ -64,6 +64,7 @@ class GbtAdapter:
         #: CC1 inserted-and-latched window: the safety supervisor trips when it is left during energy transfer
         self.plug_line = PlugLine(LINE_CC1, self.settings.cc1_connected_v, self.settings.cc1_tolerance_v)
         self.core = GbtCore(self.settings)
+        self.core.measure = self._measure
         self.driver: CoreDriver[Output] = CoreDriver(
             channel, _ObservedCore(self), self._apply, on_rx=self._trace_rx, on_tx=self._trace_tx
         )
@@ -119,15 +120,17 @@ class GbtAdapter:
             self.driver.submit(self.core.on_cc1(voltage_v, ctx.now()))
 
     def _observe(self) -> None:
+        """A new input: the core reads the present measurements when (and if) it uses them."""
+        self.core.measurements_stale()
+
+    def _measure(self) -> Measurements:
         ctx = self._ctx
         if ctx is None:
-            return
-        self.core.observe(
-            Measurements(
-                output_voltage_v=ctx.measured_voltage_v(),
-                inlet_voltage_v=ctx.vehicle_side_voltage_v(),
-                output_current_a=ctx.measured_current_a(),
-            )
+            return Measurements()
+        return Measurements(
+            output_voltage_v=ctx.measured_voltage_v(),
+            inlet_voltage_v=ctx.vehicle_side_voltage_v(),
+            output_current_a=ctx.measured_current_a(),
         )
 
     def _trace_rx(self, frame: CanFrame) -> None:

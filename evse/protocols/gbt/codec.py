@@ -17,7 +17,15 @@ from typing import Any
 
 from evse.protocols.gbt.ids import Pgn
 from evse.protocols.gbt.messages import MESSAGE_TYPES
-from evse.protocols.gbt.wire import GbtDecodeError, GbtMessage, dbc_message, is_current, raw_signals
+from evse.protocols.gbt.wire import (
+    GbtDecodeError,
+    GbtMessage,
+    dbc_message,
+    is_current,
+    pack_raw,
+    raw_signals,
+    signal_layouts,
+)
 
 __all__ = ["GbtDecodeError", "decode", "encode"]
 
@@ -52,12 +60,13 @@ def _decode(pgn: int, data: bytes) -> GbtMessage:
     invalid: list[str] = []
     if cls.SIGNALS:
         raw = raw_signals(dbc, data)
+        layouts = signal_layouts(dbc)
         for field_name, signal_name in cls.SIGNALS.items():
             value = raw.get(signal_name)
             if value is None:
                 values[field_name] = None
                 continue
-            signal = dbc.get_signal_by_name(signal_name)
+            signal = layouts[signal_name]
             scaled = _scale(value, signal.scale, signal.offset)
             if (signal.minimum is not None and scaled < signal.minimum - 1e-9) or (
                 signal.maximum is not None and scaled > signal.maximum + 1e-9
@@ -101,11 +110,12 @@ def _encode(message: GbtMessage) -> bytes:
     dbc = dbc_message(message.PGN.name)
     payload = bytearray(b"\xff" * dbc.length)
     if message.SIGNALS:
-        # signals the typed message writes itself (strings) start as all ones, like reserved bits
-        signals: dict[str, int] = {s.name: (1 << s.length) - 1 for s in dbc.signals}
+        # every other bit — reserved, and signals the typed message writes itself (strings) — stays all ones
+        layouts = signal_layouts(dbc)
+        signals: dict[str, int] = {}
         for field_name, signal_name in message.SIGNALS.items():
             value = getattr(message, field_name)
-            signal = dbc.get_signal_by_name(signal_name)
+            signal = layouts[signal_name]
             all_ones = (1 << signal.length) - 1
             if value is None:
                 signals[signal_name] = all_ones
@@ -116,6 +126,6 @@ def _encode(message: GbtMessage) -> bytes:
             if signal.maximum is not None:
                 value = min(value, signal.maximum)
             signals[signal_name] = min(all_ones, max(0, round((value - signal.offset) / signal.scale)))
-        payload = bytearray(dbc.encode(signals, scaling=False, strict=False, padding=True))
+        payload = bytearray(pack_raw(dbc, signals))
     payload = message.extra_bytes(payload)
     return bytes(payload[: message.wire_length()])

@@ -87,7 +87,11 @@ class GbtCore:
             TpTimers(s.tp_tr_s, s.tp_th_s, s.tp_t1_s, s.tp_t2_s, s.tp_t3_s, s.tp_t4_s, s.tp_max_packets_per_cts),
         )
         self.cyclic = CyclicSchedule()
-        self.meas = Measurements()
+        self._meas = Measurements()
+        #: where the charger's measurements come from (the adapter): read at first use after `measurements_stale`
+        #: — most frames (BCL, TP packets) need none, and each reading of a sensor costs
+        self.measure: Callable[[], Measurements] | None = None
+        self._meas_stale = False
         #: what the charger offers this vehicle; the adapter sets it from the session before each use
         self.offer = PLACEHOLDER_OFFER
         self.timers: dict[str, float] = {}
@@ -156,7 +160,19 @@ class GbtCore:
         self.offer = offer
 
     def observe(self, meas: Measurements) -> None:
-        self.meas = meas
+        self._meas = meas
+        self._meas_stale = False
+
+    def measurements_stale(self) -> None:
+        """A new input arrives: the next use of `meas` reads `measure()` afresh (once per input)."""
+        self._meas_stale = True
+
+    @property
+    def meas(self) -> Measurements:
+        if self._meas_stale and self.measure is not None:
+            self._meas = self.measure()
+            self._meas_stale = False
+        return self._meas
 
     def next_deadline(self) -> float | None:
         earliest = self.cyclic.next_due()
