@@ -286,3 +286,25 @@ async def test_plug_pulled_before_charging_ends_the_session_unplugged() -> None:
     assert (outcome.kind, outcome.reason) == (OutcomeKind.STOPPED_BY_STATION, Reason.UNPLUGGED)
     assert outcome.stage is Stage.PARAMETER_NEGOTIATION
     assert_safe_end(rig)
+
+
+async def test_a_failed_operation_in_stopping_still_ends_the_protocol() -> None:
+    """A welded contactor fails the opening; the stop sequence goes on (d2, then d1 off) and the runner records the
+    weld — the shared executor's rule for the closing stages."""
+    from evse.sim import faults
+
+    rig = ChademoRig(battery={"soc_pct": 30})
+
+    def weld_and_stop() -> None:
+        faults.inject(rig.world, 1, "contactor_welding")
+        rig.session.request_stop(Reason.USER_STOP)
+
+    task = asyncio.get_running_loop().create_task(when_charging(rig, 2.0, weld_and_stop))
+    outcome = await rig.run()
+    task.cancel()
+    assert (outcome.kind, outcome.stage, outcome.reason) == (OutcomeKind.FAILED, Stage.STOPPING, Reason.HARDWARE_FAULT)
+    assert "welded" in outcome.detail
+    statuses = decoded(rig, m.ID_CHARGER_STATUS)
+    assert statuses[-1].stop_control and not statuses[-1].connector_locked  # d1 off: the core finished stopping
+    assert not rig.plant.lines.output("d1") and not rig.plant.lines.output("d2")
+    assert rig.session.stage is Stage.FAULTED
