@@ -75,7 +75,7 @@ async def test_a_session_charges_through_emulated_infypower_modules(
     # the power went through the InfyPower protocol: two modules, set-points, on and off, every reading over CAN
     assert [m.address for m in modules] == [1, 2]
     for module in modules:
-        assert module.received[p.CMD_SET_SYSTEM_OUTPUT] > 100 and module.received[p.CMD_SET_ON_OFF] >= 2
+        assert module.received[p.CMD_SET_MODULE_OUTPUT] > 100 and module.received[p.CMD_SET_ON_OFF] >= 2
         assert module.received[p.CMD_READ_MODULE_OUTPUT] > 1000
         assert not module.on
 

@@ -42,10 +42,47 @@ def test_setpoint_round_trip_to_the_milli_unit(voltage_v: float, current_a: floa
 
 
 def test_known_frame_layout() -> None:
-    # group 1, set system output 500 V / 60 A from the controller: 0x0B << 22 | 0x1B << 16 | 0x01 << 8 | 0xF0
-    frame = p.request(p.CMD_SET_SYSTEM_OUTPUT, 1, group=True, data=p.encode_set_output(500, 60))
-    assert frame.arbitration_id == 0x02DB01F0 and frame.is_extended_id
+    # module 1, set 500 V / 60 A from the controller: 0x0A << 22 | 0x1C << 16 | 0x01 << 8 | 0xF0
+    frame = p.request(p.CMD_SET_MODULE_OUTPUT, 1, group=False, data=p.encode_set_output(500, 60))
+    assert frame.arbitration_id == 0x029C01F0 and frame.is_extended_id
     assert frame.data == bytes.fromhex("0007A120 0000EA60")
+    # off: byte 0 = 1 (EVerest SetModuleOnOff)
+    assert p.request(p.CMD_SET_ON_OFF, 1, group=False, data=bytes([p.OFF])).data == bytes.fromhex("0100000000000000")
+
+
+def test_frames_of_a_module_as_published_by_everest() -> None:
+    # module 0's replies in EVerest's InfyPower/wireshark/sim_module0_responses.sh (request ...00F0, reply ...F000)
+    assert p.InfyId.decode(0x0283F000) == p.InfyId(p.ERROR_NORMAL, p.DEVICE_SINGLE, 0x03, p.CONTROLLER_ADDRESS, 0)
+    assert p.decode_output_reading(bytes.fromhex("43FA000040600000")) == (500.0, 3.5)
+    assert p.encode_output_reading(500.0, 3.5) == bytes.fromhex("43FA000040600000")
+    status = p.ModuleStatus.decode(bytes.fromhex("000000021B004000"))
+    assert (status.group, status.temperature_c) == (0, 27)
+    assert status.table1 == p.T1_WALK_IN and status.fault_code() is None  # walk-in is a state
+    assert p.request(p.CMD_READ_MODULE_OUTPUT, 0, group=False).arbitration_id == 0x028300F0
+
+
+@pytest.mark.parametrize(
+    ("byte", "bit", "code"),
+    [
+        (7, 0, "module_output_short"),
+        (7, 2, "module_internal_communication"),
+        (7, 3, "module_input_or_bus_abnormal"),
+        (7, 4, None),  # sleeping
+        (7, 5, "module_discharge_fault"),
+        (6, 0, None),  # DC side off
+        (6, 1, "module_fault"),
+        (6, 4, "module_overtemperature"),
+        (6, 5, "module_output_overvoltage"),
+        (6, 6, None),  # walk-in enabled
+        (5, 0, None),  # power limiting
+        (5, 3, "module_input_phase_lost"),
+        (5, 7, None),  # PFC side off
+    ],
+)
+def test_status_bits_where_the_public_sources_put_them(byte: int, bit: int, code: str | None) -> None:
+    data = bytearray(8)
+    data[byte] = 1 << bit
+    assert p.ModuleStatus.decode(bytes(data)).fault_code() == code
 
 
 def _constant(load_a: float) -> Callable[[float], float]:
@@ -197,6 +234,84 @@ def test_bad_params_are_one_sentence() -> None:
     ctx = registry.DriverContext(connector_id=3)
     with pytest.raises(registry.DriverError, match=r"connector 3: driver 'infypower'.*group"):
         registry.create("power", "infypower", {"interface": "inloop", "group": 99}, context=ctx)
+    # 0x3F is the broadcast address, not a module's
+    with pytest.raises(registry.DriverError, match=r"connector 3: driver 'infypower'.*modules\[1\]"):
+        registry.create("power", "infypower", {"interface": "inloop", "modules": [1, 63]}, context=ctx)
+
+
+async def test_every_command_goes_to_each_module_by_its_address() -> None:
+    frames: list[p.InfyId] = []
+    bus = InLoopBus("modules")
+    sniffer = bus.attach("sniffer")
+    sniffer.set_receiver(lambda frame: frames.append(p.InfyId.decode(frame.arbitration_id)))
+    settings = InfyPowerSettings(interface="inloop", channel="modules", group=2, modules=(4, 5))
+    module_bus = ModuleBus(bus.attach("controller"))
+    group = InfyPowerGroup(module_bus.channel, settings)
+    module_bus.attach(group)
+    modules = [InfyModuleEmulator(bus.attach(f"m{a}"), a, 2, group_size=2) for a in (4, 5)]
+    await asyncio.sleep(0.05)
+    # the group starts by commanding its modules off
+    first = [f for f in frames if f.source == p.CONTROLLER_ADDRESS][:2]
+    assert [(f.command, f.destination) for f in first] == [(p.CMD_SET_ON_OFF, 4), (p.CMD_SET_ON_OFF, 5)]
+    group.set_target(400.0, 30.0)
+    group.enable()
+    await asyncio.sleep(0.3)
+    sent = [f for f in frames if f.source == p.CONTROLLER_ADDRESS]
+    assert all(f.device == p.DEVICE_SINGLE and f.destination in (4, 5) for f in sent)
+    assert {f.command for f in sent} == {
+        p.CMD_SET_ON_OFF,
+        p.CMD_SET_MODULE_OUTPUT,
+        p.CMD_READ_MODULE_OUTPUT,
+        p.CMD_READ_MODULE_STATUS,
+    }
+    # each module regulates its share of the 30 A
+    assert [m.current_limit_a for m in modules] == [pytest.approx(15.0), pytest.approx(15.0)]
+    assert all(m.on for m in modules)
+    group.shutdown()
+
+
+async def test_a_module_ignores_group_commands_it_has_no_public_definition_for() -> None:
+    bus = InLoopBus("modules")
+    controller = bus.attach("controller")
+    replies: list[p.InfyId] = []
+    controller.set_receiver(lambda frame: replies.append(p.InfyId.decode(frame.arbitration_id)))
+    module = InfyModuleEmulator(bus.attach("m1"), 1, 3)
+    controller.send(p.request(p.CMD_SET_ON_OFF, 3, group=True, data=bytes([p.ON])))
+    controller.send(p.request(p.CMD_READ_MODULE_STATUS, 3, group=True))
+    controller.send(p.request(p.CMD_SET_SYSTEM_OUTPUT, 3, group=True, data=p.encode_set_output(400, 10)))
+    await asyncio.sleep(0.01)
+    assert replies == [] and not module.on
+    # the broadcast reaches it, and its reply names its own address
+    controller.send(p.request(p.CMD_SET_ON_OFF, p.BROADCAST_ADDRESS, group=False, data=bytes([p.ON])))
+    await asyncio.sleep(0.01)
+    assert module.on and [(r.source, r.destination) for r in replies] == [(1, p.CONTROLLER_ADDRESS)]
+
+
+async def test_a_module_switches_off_when_the_controller_falls_silent() -> None:
+    group, modules = _station(2, load=20.0)
+    group.set_target(400.0, 20.0)
+    group.enable()
+    await asyncio.sleep(1.0)
+    assert all(m.on for m in modules)
+    group.shutdown()  # the controller stops talking (a crashed daemon)
+    await asyncio.sleep(p.MODULE_SILENCE_OFF_S - 1.0)
+    assert all(m.on for m in modules)  # not yet: V1.13 gives the controller 10 s
+    await asyncio.sleep(1.5)
+    assert not any(m.on for m in modules) and [m.silence_offs for m in modules] == [1, 1]
+
+
+async def test_a_module_in_another_group_is_a_configuration_fault() -> None:
+    group, modules = _station(2)
+    modules[1].group = 5  # its group dial says 5, the connector's group is 2
+    await asyncio.sleep(0.3)
+    assert group.fault() == p.GROUP_MISMATCH
+    group.enable()
+    await asyncio.sleep(0.2)
+    assert not any(m.on for m in modules)
+    modules[1].group = 2
+    await asyncio.sleep(0.3)
+    assert group.fault() is None
+    group.shutdown()
 
 
 class _BusOffChannel:

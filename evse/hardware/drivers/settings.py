@@ -14,8 +14,8 @@ from evse.config.meta import Settings, setting
 
 
 class InfyPowerSettings(Settings, frozen=True):
-    """InfyPower REG/BEG rectifier modules in parallel as one group feeding one connector (`power_module` role,
-    driver `infypower`)."""
+    """InfyPower REG-family rectifier modules (CAN protocol V1.13; not the BEC/BEG series) in parallel as one group
+    feeding one connector (`power_module` role, driver `infypower`)."""
 
     interface: Annotated[
         str,
@@ -28,9 +28,12 @@ class InfyPowerSettings(Settings, frozen=True):
         "can2"
     )
     bitrate: Annotated[int, setting("Module bus bit rate (InfyPower: 125 kbit/s)", "bit/s", ge=0)] = 125_000
-    group: Annotated[int, setting("Group number set on the modules of this connector (protocol §2.1)", ge=0, le=62)] = 1
+    group: Annotated[
+        int, setting("Group number set on the modules of this connector (their group dial; status byte 2)", ge=0, le=62)
+    ] = 1
     modules: Annotated[
-        tuple[int, ...], setting("CAN addresses of the modules of this group (each must answer)", min_length=1)
+        tuple[Annotated[int, msgspec.Meta(ge=0, le=62)], ...],
+        setting("CAN addresses of the modules of this group, 0..62 (63 = broadcast); each must answer", min_length=1),
     ] = (0,)
     module_max_voltage_v: Annotated[float, setting("Highest output voltage of one module", "V", gt=0)] = 1000.0
     module_min_voltage_v: Annotated[float, setting("Lowest regulated output voltage of one module", "V", ge=0)] = 150.0

@@ -6,8 +6,10 @@ Selected in the configuration with `interface = "sim"` on the `infypower` driver
 
     power_module = { driver = "infypower", params = { interface = "sim", group = 1, modules = [1, 2] } }
 
-Every module of the group forwards the group's commands to the connector's `SimPowerModule` (the same commands
-from each module: idempotent) and reports its share of the plant's measured output.
+Every module forwards its commands to the connector's `SimPowerModule` (the driver sends each module the same
+voltage and its share of the current, so each module's set-point times the group size is the plant's: idempotent)
+and reports its share of the plant's measured output. A module that hears nothing from the controller for 10 s
+switches off, here too.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ class PlantBackedModule(InfyModuleEmulator):
     def output_current_a(self) -> float:
         return self.power.measured_current_a() / max(self.group_size, 1)
 
+    def controller_lost(self) -> None:
+        was_on = self.on
+        super().controller_lost()
+        if was_on:
+            self.power.discharge()
+
     def _handle(self, ident: p.InfyId, data: bytes) -> bytes | None:
         reply = super()._handle(ident, data)
         if ident.command == p.CMD_SET_ON_OFF:
@@ -42,7 +50,7 @@ class PlantBackedModule(InfyModuleEmulator):
             else:
                 # a real module bleeds its output capacitors when switched off: the plant's discharge path
                 self.power.discharge()
-        elif ident.command == p.CMD_SET_SYSTEM_OUTPUT:
-            voltage_v, current_a = p.decode_set_output(data)
-            self.power.set_target(voltage_v, current_a)
+        elif ident.command == p.CMD_SET_MODULE_OUTPUT:
+            voltage_v, share_a = p.decode_set_output(data)
+            self.power.set_target(voltage_v, share_a * max(self.group_size, 1))
         return reply
