@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from evse.session.stages import HANDSHAKE_STAGES, Outcome, Reason
+from evse.session.stages import HANDSHAKE_STAGES, Outcome, Reason, Stage
 
 #: StatusNotification.info is CiString50Type, vendorErrorCode CiString50Type (OCPP 1.6 §6.48)
 INFO_MAX_LEN = 50
@@ -59,6 +59,8 @@ def report_for_outcome(outcome: Outcome) -> ErrorReport | None:
     """The error a failed session shows in StatusNotification, or None for a normal end."""
     if not outcome.failed:
         return None
+    if outcome.stage is Stage.AUTHORIZATION and outcome.reason in (Reason.TIMEOUT, Reason.AUTHORIZATION_REJECTED):
+        return None  # nobody identified in time (ConnectionTimeOut) or was refused: no fault of charger or vehicle
     if outcome.reason is Reason.INSULATION_FAULT:
         code = "GroundFailure"
     elif outcome.reason in _EV_COMMUNICATION_REASONS or (

@@ -106,5 +106,8 @@ async def test_reservation_shows_at_the_station_and_connection_timeout_abandons(
         await csms.wait_for("StatusNotification", lambda p: p["status"] == "Available", after=n, timeout_s=10)
         assert world.station.snapshot(1).status == "Available" and world.station.connectors[1].plugged
         assert not csms.actions("StartTransaction")  # no transaction was ever started
+        # an unidentified driver is no fault of the charger or the vehicle: no error code on the way
+        statuses = [p for _, a, p, _ in csms.received[n:] if a == "StatusNotification"]
+        assert statuses and all(p["errorCode"] == "NoError" for p in statuses)
     finally:
         await service.stop()
