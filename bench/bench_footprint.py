@@ -6,8 +6,9 @@ With OCPP connected to a local CSMS (the dev CSMS, `evse csms`, in its own proce
 * idle resident memory (VmRSS) of the daemon's Python process, and of the JVM of the CCS EXI codec (its child
   process) reported separately;
 * idle CPU of each, in % of one core (utime + stime from /proc over the idle window, after BootNotification).
-With OCPP off (for comparison with earlier runs): exec → READY=1, idle RSS, SIGTERM → exit. And `evse --version`
-(the CLI's own imports).
+The same without the packages only the development environment has (`DEV_ONLY_PACKAGES`), as a production install
+runs. With OCPP off (for comparison with earlier runs): exec → READY=1, idle RSS, SIGTERM → exit. And
+`evse --version` (the CLI's own imports).
 
 Bytecode: a deployed install has its .pyc files; a developer shell often sets PYTHONDONTWRITEBYTECODE (then every
 start compiles ~150 evse modules, ~0.15 s). The daemons here run with bytecode written to a cache under the temp
@@ -116,6 +117,20 @@ def bytecode_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "evse-bench-pycache")
     return env
+
+
+#: packages in the development environment (pulled in by dev tools) that a library imports when present:
+#: structlog renders tracebacks with `rich` if it can import it; a production install has no `rich`
+DEV_ONLY_PACKAGES = ("rich",)
+
+
+def production_env(env: dict[str, str], tmp: Path) -> dict[str, str]:
+    """`env` with the dev-only packages unimportable (a sitecustomize on PYTHONPATH), as in a production install."""
+    (tmp / "sitecustomize.py").write_text(
+        "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in DEV_ONLY_PACKAGES), encoding="utf-8"
+    )
+    path = os.pathsep.join(p for p in (str(tmp), env.get("PYTHONPATH", "")) if p)
+    return {**env, "PYTHONPATH": path}
 
 
 def _proc_status_kib(pid: int, key: str = "VmRSS:") -> int:
@@ -277,11 +292,14 @@ def run(quick: bool) -> list[Result]:
     env = bytecode_env()
     on: list[_Sample] = []
     off: list[_Sample] = []
+    prod: list[_Sample] = []
+    prod_samples = 1 if quick else 3
     base_starts_s: list[float] = []
     base_rss_kib: list[float] = []
     versions_s: list[float] = []
     with tempfile.TemporaryDirectory() as csms_tmp:
         csms = Csms(Path(csms_tmp), env)
+        prod_env = production_env(env, Path(csms_tmp))
         try:
             if not quick:
                 _one_daemon(env, 0.1, csms)  # warm-up, untimed: bytecode cache, page cache
@@ -290,6 +308,8 @@ def run(quick: bool) -> list[Result]:
                 on.append(_one_daemon(env, idle_s, csms))
                 if i < off_samples:
                     off.append(_one_daemon(env, idle_s, None))
+                if i < prod_samples:
+                    prod.append(_one_daemon(prod_env, idle_s, csms))
                 base_start_s, base_rss_one = _bare_interpreter(min(idle_s, 0.5), env)
                 base_starts_s.append(base_start_s)
                 base_rss_kib.append(base_rss_one)
@@ -306,6 +326,7 @@ def run(quick: bool) -> list[Result]:
     boot, ready = ms([s.boot_s or 0.0 for s in on]), ms([s.ready_s for s in on])
     rss, jvm_rss = mib([s.rss_kib for s in on]), mib([s.jvm_rss_kib for s in on])
     cpu, jvm_cpu = Stats.of([s.cpu_pct for s in on]), Stats.of([s.jvm_cpu_pct for s in on])
+    prod_boot, prod_rss = ms([s.boot_s or 0.0 for s in prod]), mib([s.rss_kib for s in prod])
     off_ready, off_rss, off_stop = (
         ms([s.ready_s for s in off]),
         mib([s.rss_kib for s in off]),
@@ -373,6 +394,28 @@ def run(quick: bool) -> list[Result]:
             jvm_cpu.p99,
             n=jvm_cpu.n,
             note=f"mean {jvm_cpu.mean:.2f} %",
+        ),
+        Result(
+            f"idle RSS after {idle_s:g} s, OCPP connected, without dev-only packages",
+            "MiB",
+            prod_rss.median,
+            prod_rss.p99,
+            rss.median,
+            "same in the dev venv",
+            target=80e6 / 2**20,
+            n=prod_rss.n,
+            note=f"as a production install: {', '.join(DEV_ONLY_PACKAGES)} not importable; JVM not counted",
+        ),
+        Result(
+            "cold start: exec → BootNotification, without dev-only packages",
+            "ms",
+            prod_boot.median,
+            prod_boot.p99,
+            boot.median,
+            "same in the dev venv",
+            target=1500.0,
+            n=prod_boot.n,
+            note=f"as a production install: {', '.join(DEV_ONLY_PACKAGES)} not importable",
         ),
         Result(
             "cold start: exec → READY=1",
