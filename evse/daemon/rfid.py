@@ -8,7 +8,9 @@ A presented card's UID (upper-case hex) is an id tag. It goes to one of the conn
   connector shows Preparing meanwhile, so the next card goes to another connector).
 `StationControl.authorize` decides (free vend, allow-list, then the CSMS's authorizer: local list, cache,
 Authorize.req). The reader's health is checked every `fault_check_interval_s`: a fault is logged once when it
-appears and when it clears, and shows on `/metrics` and `/api/status`.
+appears and when it clears, shows on `/metrics` and `/api/status`, and is published for the charge point as a whole
+(`ConnectorStatusChanged` of connector 0, error code ReaderFailure) — OCPP reports it as StatusNotification
+connectorId 0 and clears it (NoError) when the reader recovers.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import structlog
 from evse.api.metrics import RfidStatusInfo
 from evse.config.errors import UserError
 from evse.config.schema import NO_RFID, Config, RfidSettings
+from evse.session.events import ConnectorStatusChanged, EventBus
 from evse.station.control import AuthorizationStatus, ConnectorStatus, StationControl
 
 log = structlog.get_logger("evse.rfid")
 
 #: statuses of a running session a card may stop (a session still in its handshake is left alone)
+#: OCPP 1.6 ChargePointErrorCode of a reader that cannot read cards (§7.6)
+READER_FAILURE = "ReaderFailure"
 IDLE = "idle"  # evse.session.stages.Stage.IDLE: no session on the connector
 _STOPPABLE = frozenset({ConnectorStatus.CHARGING, ConnectorStatus.SUSPENDED_EV, ConnectorStatus.SUSPENDED_EVSE})
 
@@ -132,8 +137,9 @@ class RfidService:
 
     name = "rfid"
 
-    def __init__(self, settings: RfidSettings, station: StationControl) -> None:
+    def __init__(self, settings: RfidSettings, station: StationControl, bus: EventBus | None = None) -> None:
         self.settings = settings
+        self.bus = bus
         self.router = CardRouter(station, settings.connectors)
         self.reader: CardReader | None = None
         self._monitor: asyncio.Task[None] | None = None
@@ -174,7 +180,22 @@ class RfidService:
             else:
                 log.info("RFID reader recovered", driver=self.settings.driver, previous=self._fault)
             self._fault = fault
+            self._publish(fault)
         return fault
+
+    def _publish(self, fault: str | None) -> None:
+        if self.bus is None:
+            return
+        self.bus.publish(
+            ConnectorStatusChanged(
+                connector_id=0,  # the charge point as a whole: a reader serves every connector
+                session_id=None,
+                t_s=asyncio.get_running_loop().time(),
+                status=ConnectorStatus.AVAILABLE.value,  # consumers derive connector 0's status; this carries the error
+                error_code="NoError" if fault is None else READER_FAILURE,
+                info=fault or "",
+            )
+        )
 
     def status(self) -> RfidStatusInfo:
         reader = self.reader
@@ -191,4 +212,4 @@ def rfid_service(config: Config, station: Any, bus: Any, request_stop: Callable[
     """`evse.daemon.wiring.UPPER_SERVICES` factory: None without a reader (`[rfid] driver = "none"`)."""
     if config.rfid.driver == NO_RFID:
         return None
-    return RfidService(config.rfid, station)
+    return RfidService(config.rfid, station, bus)

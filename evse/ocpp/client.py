@@ -27,6 +27,7 @@ from evse.ocpp.authorizer import Authorizing
 from evse.ocpp.config_keys import ConfigurationKeys
 from evse.ocpp.connection import ConnectionSupervisor
 from evse.ocpp.db import OcppDatabase
+from evse.ocpp.faults import ErrorReport
 from evse.ocpp.features import Features
 from evse.ocpp.handlers import OcppChargePoint
 from evse.ocpp.maintenance import Maintenance
@@ -69,6 +70,7 @@ class OcppClient(Reporting, Authorizing, Features, Operations, Maintenance):
         except Exception:  # a station without connectors yet: the configured count
             ids = list(range(1, settings.number_of_connectors + 1))
         self.connectors: dict[int, ConnectorState] = {c: ConnectorState(c) for c in ids}
+        self.station_error: ErrorReport | None = None  # of connectorId 0 (the charge point), e.g. ReaderFailure
         self.keys = ConfigurationKeys(db, settings, len(ids))
         self.queue = TransactionQueue(db)
         self.auth = AuthorizationStore(db, self.keys)

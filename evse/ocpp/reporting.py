@@ -16,7 +16,14 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from evse.clock import wall_time
-from evse.ocpp.faults import INFO_MAX_LEN, ErrorReport, report_for_fault, report_for_outcome, stop_reason
+from evse.ocpp.faults import (
+    INFO_MAX_LEN,
+    VENDOR_ERROR_MAX_LEN,
+    ErrorReport,
+    report_for_fault,
+    report_for_outcome,
+    stop_reason,
+)
 from evse.ocpp.meter import (
     CONTEXT_BEGIN,
     CONTEXT_CLOCK,
@@ -75,6 +82,16 @@ class Reporting:
 
     def handle_event(self, event: Event) -> None:
         c = self._client()
+        if event.connector_id == 0 and isinstance(event, ConnectorStatusChanged):
+            # the charge point as a whole (OCPP 1.6 §4.9: connectorId 0), e.g. ReaderFailure from the RFID reader;
+            # its status is derived from the connectors, only the error comes from the event
+            error = None
+            if event.error_code != "NoError":
+                error = ErrorReport(event.error_code, event.info[:INFO_MAX_LEN], event.info[:VENDOR_ERROR_MAX_LEN])
+            if error != c.station_error:
+                c.station_error = error
+                self.report_status(0)
+            return
         state = c.connectors.get(event.connector_id)
         if state is None:
             return
@@ -324,7 +341,7 @@ class Reporting:
         if connector_id == 0:
             anything = any(s.available for s in c.connectors.values())
             payload["status"] = "Available" if anything else "Unavailable"
-            return payload
+            return _with_error(payload, c.station_error)
         state = c.connectors[connector_id]
         status = state.status
         if not state.available and state.tx_local is None and status in ("Available", "Preparing", "Finishing"):
@@ -332,13 +349,17 @@ class Reporting:
         elif state.reservation_id is not None and status == "Available":
             status = "Reserved"
         payload["status"] = status
-        if state.error is not None:
-            payload["errorCode"] = state.error.error_code
-            if state.error.info:
-                payload["info"] = state.error.info
-            if state.error.vendor_error_code:
-                payload["vendorErrorCode"] = state.error.vendor_error_code
-        return payload
+        return _with_error(payload, state.error)
+
+
+def _with_error(payload: dict[str, Any], error: ErrorReport | None) -> dict[str, Any]:
+    if error is not None:
+        payload["errorCode"] = error.error_code
+        if error.info:
+            payload["info"] = error.info
+        if error.vendor_error_code:
+            payload["vendorErrorCode"] = error.vendor_error_code
+    return payload
 
 
 def _compact(data: dict[str, Any]) -> str:

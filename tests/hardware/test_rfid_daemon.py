@@ -28,6 +28,7 @@ from evse.daemon.wiring import StartError
 from evse.hardware.drivers.emulators.pn532 import Pn532Emulator
 from evse.hardware.drivers.emulators.ptylink import PtyLink
 from evse.hardware.drivers.rfid.reader import READER_SILENT
+from evse.session.events import ConnectorStatusChanged
 from evse.sim.profile import load_profile
 from evse.station.control import Authorization, AuthorizationStatus, ConnectorSnapshot, ConnectorStatus
 
@@ -101,6 +102,13 @@ async def test_cards_authorize_through_the_daemon_and_reader_faults_are_reported
         await until(lambda: scraped('evse_rfid_reader_fault{driver="pn532"} 0'))
         (composed,) = built
         assert "rfid" in [s.name for s in composed.services]
+        station_errors: list[str] = []  # connector 0 (the charge point): what OCPP reports as ReaderFailure
+
+        def note_station_error(event: Any) -> None:
+            if isinstance(event, ConnectorStatusChanged) and event.connector_id == 0:
+                station_errors.append(event.error_code)
+
+        composed.bus.subscribe(note_station_error)
         # a card on the allow-list: accepted and kept for the connector (nothing plugged in yet)
         chip.card_uid = bytes.fromhex("DEADBEEF")
         await until(lambda: scraped('evse_rfid_cards_total{result="accepted"} 1'))
@@ -133,6 +141,12 @@ async def test_cards_authorize_through_the_daemon_and_reader_faults_are_reported
         await asyncio.sleep(0.25)  # several health checks (every 0.05 s) see the fault: it is logged once
         link.mute = False
         await until(lambda: scraped('evse_rfid_reader_fault{driver="pn532"} 0'))
+
+        async def cleared() -> bool:
+            return station_errors[-1:] == ["NoError"]
+
+        await until(cleared)  # the health check publishes the recovery on its next pass
+        assert station_errors == ["ReaderFailure", "NoError"]  # once when it appears, once when it clears
     finally:
         os.kill(os.getpid(), signal.SIGTERM)
         code = await asyncio.wait_for(daemon, 20)

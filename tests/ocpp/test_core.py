@@ -195,3 +195,24 @@ async def test_energy_register_grows_across_sessions(csms: TestCsms, make_servic
     starts = [p["meterStart"] for _, p in csms.actions("StartTransaction")]
     stops = [p["meterStop"] for _, p in csms.actions("StopTransaction")]
     assert starts == [0, 700] and stops == [700, 1400] and second_stop["meterStop"] == 1400
+
+
+async def test_reader_failure_is_reported_for_the_charge_point(csms: TestCsms, make_service, station) -> None:
+    """A fault of the charge point as a whole (connector 0, e.g. the RFID reader) goes out as StatusNotification
+    connectorId 0 with its error code, once, and NoError when it clears; the connectors' statuses are untouched."""
+    _, _ = await online(csms, make_service)
+    await csms.wait_for("StatusNotification", lambda p: p["connectorId"] == 0)
+    mark = len(csms.received)
+    station.status(0, "Available", "ReaderFailure", "rfid_reader_silent")
+    station.status(0, "Available", "ReaderFailure", "rfid_reader_silent")  # the same fault again: not re-sent
+    failure = await csms.wait_for("StatusNotification", lambda p: p["errorCode"] == "ReaderFailure", after=mark)
+    assert failure["connectorId"] == 0 and failure["status"] == "Available"
+    assert failure["vendorErrorCode"] == "rfid_reader_silent"
+    station.status(0, "Available")
+    cleared = await csms.wait_for(
+        "StatusNotification", lambda p: p["connectorId"] == 0 and p["errorCode"] == "NoError", after=mark
+    )
+    assert cleared["status"] == "Available"
+    sent = [p for _, action, p, _ in csms.received[mark:] if action == "StatusNotification"]
+    assert [p["errorCode"] for p in sent if p["connectorId"] == 0] == ["ReaderFailure", "NoError"]
+    assert all(p["connectorId"] == 0 for p in sent)
