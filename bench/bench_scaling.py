@@ -7,9 +7,9 @@ measure for a window of real time:
 
 * **reaction latency** — from a vehicle handing a frame to its CAN link (the frame's send stamp, loop time) to the
   charger's request reaching the power path (`SessionContext.request`) while handling that frame: the bus hop,
-  the wait in the busy event loop, the decode and the protocol core. Only frames that produce a request count
-  (CHAdeMO 0x102, GB/T BCL). Baseline, same run: a bare in-loop bus echo (frame out → receiver called) on an
-  otherwise idle loop — the floor of the bus hop.
+  the wait in the busy event loop (quoted separately: frame stamp → its delivery starting), the decode and the
+  protocol core. Only frames that produce a request count (CHAdeMO 0x102, GB/T BCL). Baseline, same run: a bare
+  in-loop bus echo (frame out → receiver called) on an otherwise idle loop — the floor of the bus hop.
 * **CPU** — process CPU time ÷ wall time over the window, in % of one core (everything runs in the one loop
   thread: station, plants, simulated vehicles and batteries, so this is an upper bound of the charger's own cost).
   Baseline, same run: the same station with no vehicle plugged in (idle connectors).
@@ -51,8 +51,11 @@ class _Probe:
         self.charger_endpoints: dict[int, str] = {}
         self.frame: CanFrame | None = None
         self.standard = ""
-        #: (standard, ms) per power-path request made while a vehicle frame was being delivered
-        self.samples: list[tuple[str, float]] = []
+        #: loop time the current frame's delivery began (after its wait in the loop's ready queue)
+        self.delivered_s = 0.0
+        #: (standard, ms, ms of it spent waiting to be delivered) per power-path request made while a vehicle
+        #: frame was being delivered
+        self.samples: list[tuple[str, float, float]] = []
         self.recording = False
 
     @contextlib.contextmanager
@@ -69,6 +72,7 @@ class _Probe:
                 deliver(channel, frame)
                 return
             probe.frame, probe.standard = frame, standard
+            probe.delivered_s = asyncio.get_running_loop().time()
             try:
                 deliver(channel, frame)
             finally:
@@ -78,7 +82,7 @@ class _Probe:
             frame = probe.frame
             if probe.recording and frame is not None:
                 latency_ms = (asyncio.get_running_loop().time() - frame.timestamp_s) * 1e3
-                probe.samples.append((probe.standard, latency_ms))
+                probe.samples.append((probe.standard, latency_ms, (probe.delivered_s - frame.timestamp_s) * 1e3))
                 probe.frame = None  # one sample per frame
             return request(ctx, voltage_v, current_a)
 
@@ -209,10 +213,11 @@ async def _all(quick: bool) -> list[Result]:
             mix = " + ".join(f"{k} {s}" for s, k in counts.items() if k)
             label = f"{n} connector{'s' if n > 1 else ''} charging ({mix})"
             for standard in STANDARDS:
-                samples = [ms for s, ms in probe.samples[start:] if s == standard]
+                samples = [ms for s, ms, _ in probe.samples[start:] if s == standard]
+                waits = [wait for s, _, wait in probe.samples[start:] if s == standard]
                 if not counts[standard]:
                     continue
-                latency = Stats.of(samples or [float("nan")])
+                latency, wait = Stats.of(samples or [float("nan")]), Stats.of(waits or [float("nan")])
                 results.append(
                     Result(
                         f"scaling: {FRAME_NAMES[standard]} → power-path request, {label}",
@@ -223,7 +228,8 @@ async def _all(quick: bool) -> list[Result]:
                         baseline_name="bare in-loop bus hop",
                         target=REACTION_TARGET_MS,
                         n=len(samples),
-                        note=f"real time, {window_s:g} s window; hop p99 {echo.p99 * 1e3:.0f} µs",
+                        note=f"of which waiting in the loop: median {wait.median:.3f}, p99 {wait.p99:.3f} ms; "
+                        f"real time, {window_s:g} s window; hop p99 {echo.p99 * 1e3:.0f} µs",
                     )
                 )
             results.append(
