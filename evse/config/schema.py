@@ -16,7 +16,6 @@ from evse.api.settings import ApiSettings
 from evse.config.meta import Settings, setting
 from evse.daemon.settings import DaemonSettings
 from evse.diagnostics.settings import DiagnosticsSettings
-from evse.hardware.drivers.settings import Pn532Settings
 from evse.ocpp.settings import OcppSettings
 from evse.protocols.ccs.settings import CcsSettings
 from evse.protocols.chademo.settings import ChademoSettings
@@ -174,7 +173,12 @@ class RfidSettings(Settings, frozen=True):
     The CSMS side is its local list, authorization cache or Authorize.req (see docs/ocpp.md)."""
 
     driver: Annotated[
-        Literal["none", "pn532"], setting("Reader driver: `none` (no reader) or `pn532` (NXP PN532 on a UART)")
+        str,
+        setting(
+            "Reader driver from the hardware registry (role `rfid`): `none` (no reader), `pn532` (NXP PN532 on a "
+            "UART) or a third-party driver registered as `rfid:NAME` in the `evse.drivers` entry points",
+            min_length=1,
+        ),
     ] = NO_RFID
     connectors: Annotated[
         list[int],
@@ -187,9 +191,13 @@ class RfidSettings(Settings, frozen=True):
     fault_check_interval_s: Annotated[
         float, setting("How often the reader's health is checked (a fault is logged and shown on /metrics)", "s", gt=0)
     ] = 1.0
-    pn532: Annotated[Pn532Settings, setting("PN532 reader: serial port and timing (driver `pn532`)")] = msgspec.field(
-        default_factory=Pn532Settings
-    )
+    params: Annotated[
+        dict[str, Any],
+        setting(
+            'The driver\'s parameters, e.g. `{ port = "/dev/ttyS1" }` for `pn532` (port, baudrate, poll_interval_s, '
+            "card_repeat_s, …: docs/hardware.md)"
+        ),
+    ] = {}
 
 
 class LoggingSettings(Settings, frozen=True):

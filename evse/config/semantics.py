@@ -1,5 +1,6 @@
 """Checks across values that a per-field type cannot express: unique connector ids, voltage and temperature
-ranges in the right order, driver names the hardware registry knows, a vehicle link that fits the standard.
+ranges in the right order, driver names the hardware registry knows (and the params of drivers that declare their
+settings struct), a vehicle link that fits the standard.
 
 They run on the raw TOML data (after the type pass found nothing), so every problem is reported at once and
 with the key path the user wrote.
@@ -11,8 +12,11 @@ import importlib
 from collections.abc import Iterable
 from typing import Any
 
+import msgspec.inspect as mi
+
 from evse.config.errors import Problem
-from evse.config.schema import HOMEPLUG_LINK, REGISTRY_ROLE, SIM_DRIVER, SIM_LINK, ConnectorHardware
+from evse.config.schema import HOMEPLUG_LINK, NO_RFID, REGISTRY_ROLE, SIM_DRIVER, SIM_LINK, ConnectorHardware
+from evse.config.validate import check
 
 HARDWARE_ROLES = tuple(ConnectorHardware.__struct_fields__)
 EMERGENCY_STOP_ROLE = "emergency_stop"
@@ -52,7 +56,27 @@ def check_semantics(data: dict[str, Any]) -> list[Problem]:
             seen[cid] = index
         problems += _check_connector(path, connector)
     problems += _check_driver(EMERGENCY_STOP_ROLE, EMERGENCY_STOP_ROLE, _table(data.get(EMERGENCY_STOP_ROLE)))
+    problems += _check_rfid_driver(_table(data.get("rfid")))
     return problems
+
+
+def _check_rfid_driver(table: dict[str, Any]) -> list[Problem]:
+    name = table.get("driver", NO_RFID)
+    if not isinstance(name, str) or name == NO_RFID:
+        return []
+    known = known_drivers("rfid")
+    if known is None:
+        return []
+    known.discard(SIM_DRIVER)  # there is no simulated reader: the API's authorize stands in for cards
+    if name in known:
+        return _check_params("rfid", name, "rfid", table)
+    return [
+        Problem(
+            "rfid.driver",
+            f"unknown RFID reader driver {name!r}",
+            "use none or one of: " + ", ".join(sorted(known)) + " (real drivers need `pip install evse[hardware]`)",
+        )
+    ]
 
 
 def _check_connector(path: str, connector: dict[str, Any]) -> list[Problem]:
@@ -149,8 +173,10 @@ def _check_driver(role: str, path: str, table: dict[str, Any]) -> list[Problem]:
     if not isinstance(name, str):
         return []
     known = known_drivers(role)
-    if known is None or name in known:
+    if known is None:
         return []
+    if name in known:
+        return _check_params(role, name, path, table)
     return [
         Problem(
             f"{path}.driver",
@@ -158,6 +184,19 @@ def _check_driver(role: str, path: str, table: dict[str, Any]) -> list[Problem]:
             "use one of: " + ", ".join(sorted(known)) + " (real drivers need `pip install evse[hardware]`)",
         )
     ]
+
+
+def _check_params(role: str, name: str, path: str, table: dict[str, Any]) -> list[Problem]:
+    """A driver that declares its params' settings struct gets them checked now, not when the station starts."""
+    from evse.hardware.registry import params_type
+
+    kind = params_type(REGISTRY_ROLE.get(role, role), name)
+    params = table.get("params", {})
+    if kind is None or not isinstance(params, dict):  # not declared, or the type pass has reported it
+        return []
+    problems: list[Problem] = []
+    check(mi.type_info(kind), params, f"{path}.params", problems)
+    return problems
 
 
 def known_drivers(role: str) -> set[str] | None:

@@ -19,13 +19,16 @@ import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, cast
 
 import structlog
 
 from evse.api.metrics import RfidStatusInfo
 from evse.config.errors import UserError
 from evse.config.schema import NO_RFID, Config, RfidSettings
+from evse.hardware import registry
+from evse.hardware.registry import DriverContext, DriverError
+from evse.hardware.roles import CardReader
 from evse.session.events import ConnectorStatusChanged, EventBus
 from evse.station.control import AuthorizationStatus, ConnectorStatus, StationControl
 
@@ -38,31 +41,15 @@ IDLE = "idle"  # evse.session.stages.Stage.IDLE: no session on the connector
 _STOPPABLE = frozenset({ConnectorStatus.CHARGING, ConnectorStatus.SUSPENDED_EV, ConnectorStatus.SUSPENDED_EVSE})
 
 
-class CardReader(Protocol):
-    """What the daemon needs of a reader driver (`evse.hardware.drivers.rfid.reader.Pn532Reader` is one)."""
-
-    cards_read: int
-
-    def fault(self) -> str | None: ...
-    def shutdown(self) -> None: ...
-
-
-def _pn532(settings: RfidSettings, on_card: Callable[[str], None]) -> CardReader:
-    import serial
-
-    from evse.hardware.drivers.rfid.reader import Pn532Reader
-
+def create_reader(settings: RfidSettings, on_card: Callable[[str], None]) -> CardReader:
+    """The `[rfid]` driver from the hardware registry (built-in `pn532` or a third-party `rfid:NAME` entry point),
+    created in the running loop; a driver that cannot be found or opened is one sentence."""
     try:
-        return Pn532Reader(settings.pn532, on_card)
-    except (serial.SerialException, OSError) as error:
-        raise UserError(
-            f"the RFID reader's port {settings.pn532.port} cannot be opened ({error}); check rfid.pn532.port "
-            "and that the daemon's user may open it (group dialout)"
-        ) from None
-
-
-#: `[rfid] driver` → factory(settings, on_card) of the reader; called in the running loop
-READERS: dict[str, Callable[[RfidSettings, Callable[[str], None]], CardReader]] = {"pn532": _pn532}
+        reader = registry.create("rfid", settings.driver, dict(settings.params), context=DriverContext(connector_id=0))
+    except DriverError as error:
+        raise UserError(str(error)) from None
+    reader.on_card = on_card  # before the loop runs again: no card can have been read yet
+    return cast(CardReader, reader)
 
 
 class CardRouter:
@@ -146,8 +133,7 @@ class RfidService:
         self._fault: str | None = None
 
     async def start(self) -> None:
-        factory = READERS[self.settings.driver]
-        self.reader = factory(self.settings, self.router.on_card)
+        self.reader = create_reader(self.settings, self.router.on_card)
         self._monitor = asyncio.get_running_loop().create_task(self._watch(), name="rfid-monitor")
         log.info("RFID reader started", driver=self.settings.driver, connectors=self.settings.connectors or "all")
 

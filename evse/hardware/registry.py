@@ -11,7 +11,8 @@ and the station builder calls `create("power", "sim", {"max_current_a": 250}, co
 Roles (the names used in the configuration, and the Protocol each driver implements, from `evse.hardware.roles`):
 `pilot` (ControlPilot), `lines` (VehicleLines), `lock` (ConnectorLock), `imd` (InsulationMonitor), `power`
 (PowerModule), `contactors` (Contactors), `meter` (EnergyMeter), `temperatures` (Temperatures), `estop`
-(EmergencyStop) and `can` (CanChannel, the vehicle link of CHAdeMO / GB/T).
+(EmergencyStop), `can` (CanChannel, the vehicle link of CHAdeMO / GB/T) and `rfid` (CardReader: one per station,
+created by the daemon's `[rfid]` section with `context.connector_id` 0).
 
 Where drivers come from:
 * built-in registrations: `register(role, name, factory)` — the simulated drivers (`evse.sim.hardware`, name "sim")
@@ -21,9 +22,12 @@ Where drivers come from:
   `[project.entry-points."evse.drivers"] "power:acme_rectifier" = "acme_evse.power:create"`.
 
 A factory is `factory(params: dict[str, Any], context: DriverContext) -> driver`. It validates its own params and
-raises `DriverError` with one sentence naming the bad parameter. `context.shared` is one dict per station, shared
-by all drivers of all connectors: drivers that model or own something common keep it there (the simulated world
-lives at `context.shared["sim.world"]`, the simulated CAN buses inside it).
+raises `DriverError` with one sentence naming the bad parameter. A driver whose params are a settings struct
+(`evse.config.meta.Settings`) declares it — `register(..., params=Struct)`, or a `params` attribute on an entry
+point's factory — and `evse config check` then validates the params before anything starts.
+`context.shared` is one dict per station, shared by all drivers of all connectors: drivers that model or own
+something common keep it there (the simulated world lives at `context.shared["sim.world"]`, the simulated CAN
+buses inside it).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ ROLES: dict[str, type] = {
     "temperatures": roles.Temperatures,
     "estop": roles.EmergencyStop,
     "can": object,  # evse.can.channel.CanChannel (its Protocol has a data member, so isinstance() is not used)
+    "rfid": object,  # roles.CardReader (data members too)
 }
 
 ENTRY_POINT_GROUP = "evse.drivers"
@@ -77,17 +82,20 @@ class DriverError(Exception):
 
 
 _factories: dict[tuple[str, str], Factory] = {}
+_params_types: dict[tuple[str, str], type] = {}
 _loaded = False
 
 
-def register(role: str, name: str, factory: Factory, *, replace: bool = False) -> None:
-    """Make `factory` available as driver `name` for `role`."""
+def register(role: str, name: str, factory: Factory, *, replace: bool = False, params: type | None = None) -> None:
+    """Make `factory` available as driver `name` for `role`; `params` is the settings struct of its params."""
     if role not in ROLES:
         raise DriverError(f"unknown hardware role {role!r}: use one of {', '.join(sorted(ROLES))}")
     key = (role, name)
     if key in _factories and not replace and _factories[key] is not factory:
         raise DriverError(f"driver {role}:{name} is registered twice; rename one of them")
     _factories[key] = factory
+    if params is not None:
+        _params_types[key] = params
 
 
 def unregister(role: str, name: str) -> None:
@@ -125,7 +133,24 @@ def _lazy_entry_point(entry: importlib.metadata.EntryPoint) -> Factory:
             raise DriverError(f"driver {entry.name} ({entry.value}) failed to import: {exc}") from exc
         return real(params, context)
 
+    factory.entry_point = entry  # type: ignore[attr-defined]  # for params_type()
     return factory
+
+
+def params_type(role: str, name: str) -> type | None:
+    """The settings struct of driver `name`'s params, when it declares one (an entry point's is imported here)."""
+    _load()
+    key = (role, name)
+    if key not in _params_types and key in _factories:
+        declared = getattr(_factories[key], "params", None)
+        if declared is None and hasattr(_factories[key], "entry_point"):
+            try:
+                declared = getattr(_factories[key].entry_point.load(), "params", None)  # type: ignore[attr-defined]
+            except Exception:  # a broken package is reported when the station creates the driver
+                declared = None
+        if isinstance(declared, type):
+            _params_types[key] = declared
+    return _params_types.get(key)
 
 
 def known(role: str) -> list[str]:

@@ -193,3 +193,17 @@ class Temperatures(Protocol):
 class EmergencyStop(Protocol):
     def pressed(self) -> bool: ...
     def add_listener(self, listener: Listener) -> None: ...
+
+
+class CardReader(Protocol):
+    """An RFID card reader (role `rfid`, one per station: `DriverContext.connector_id` is 0).
+
+    A presented card's UID (upper-case hex) goes to `on_card`, which the daemon sets right after creating the reader,
+    before the loop runs again: a reader delivers cards only from its own task. `fault()` names what stops cards
+    being read (None when healthy); `shutdown()` releases the device and is safe to call twice."""
+
+    on_card: Callable[[str], None]
+    cards_read: int
+
+    def fault(self) -> str | None: ...
+    def shutdown(self) -> None: ...

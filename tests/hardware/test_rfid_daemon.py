@@ -52,7 +52,7 @@ port = {api_port}
 [rfid]
 driver = "pn532"
 fault_check_interval_s = 0.05
-pn532 = {{ port = "{port}", poll_interval_s = 0.02, response_timeout_s = 0.1, card_repeat_s = 0.5 }}
+params = {{ port = "{port}", poll_interval_s = 0.02, response_timeout_s = 0.1, card_repeat_s = 0.5 }}
 """
 
 
@@ -167,7 +167,7 @@ async def test_a_reader_port_that_cannot_be_opened_is_one_sentence(tmp_path: Pat
         await serve(config)
     assert error.value.exit_code == EXIT_UNAVAILABLE
     message = str(error.value)
-    assert f"the RFID reader's port {missing} cannot be opened" in message and "check rfid.pn532.port" in message
+    assert f"the RFID reader's port {missing} cannot be opened" in message and "check rfid.params.port" in message
     assert "\n" not in message
 
 

@@ -140,6 +140,22 @@ def test_unknown_driver_name_lists_the_known_ones(tmp_path: Path, capsys: pytest
     assert "use one of:" in out and "sim" in out
 
 
+def test_driver_params_are_checked_against_the_drivers_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A built-in driver declares its params' settings struct: a misspelt or out-of-range param is a config-check
+    problem at its key path, not a failure when the station starts."""
+    text = GOOD.replace(
+        'standard = "ccs"',
+        'standard = "ccs"\nhardware.insulation_monitor = { driver = "bender_isocha", params = { prot = "/dev/ttyS2" } }'
+        '\nhardware.contactors = { driver = "gpio", params = { feedback_timeout_s = -1 } }',
+    )
+    code, out = check(tmp_path, text, capsys)
+    assert code == EXIT_CONFIG
+    assert "connectors[0].hardware.insulation_monitor.params.prot" in out, out
+    assert "connectors[0].hardware.contactors.params.feedback_timeout_s" in out, out
+
+
 def test_real_cli_process_exits_non_zero_without_traceback(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(GOOD.replace("id = 2", "id = -1"), encoding="utf-8")
@@ -203,21 +219,25 @@ def test_diagnostics_and_rfid_sections_are_checked(tmp_path: Path, capsys: pytes
     tuned = GOOD + (
         "[diagnostics]\npilot_drift_v = 0.5\nrecurring_fault_count = 5\n"
         "[store]\nretention_days = 90\nmax_size_mb = 64\n"
-        '[rfid]\ndriver = "pn532"\nconnectors = [2]\npn532 = { port = "/dev/ttyUSB2", poll_interval_s = 0.5 }\n'
+        '[rfid]\ndriver = "pn532"\nconnectors = [2]\nparams = { port = "/dev/ttyUSB2", poll_interval_s = 0.5 }\n'
     )
     code, out = check(tmp_path, tuned, capsys)
     assert code == 0, out
     config = load_config(tmp_path / "evse.toml")
     assert config.diagnostics.pilot_drift_v == 0.5 and config.diagnostics.recurring_fault_count == 5
-    assert config.rfid.pn532.port == "/dev/ttyUSB2" and config.rfid.connectors == [2]
-    bad = GOOD + (
-        "[diagnostics]\npilot_drift_v = -1\ninsulation_decline_ratio = 2\n"
-        '[rfid]\ndriver = "acr122"\npn532 = { baud = 9600 }\n'
-    )
+    assert config.rfid.params["port"] == "/dev/ttyUSB2" and config.rfid.connectors == [2]
+    bad = GOOD + ('[diagnostics]\npilot_drift_v = -1\ninsulation_decline_ratio = 2\n[rfid]\ndriver = "acr122"\n')
     code, out = check(tmp_path, bad, capsys)
     assert code == EXIT_CONFIG
-    for key in ("diagnostics.pilot_drift_v", "diagnostics.insulation_decline_ratio", "rfid.driver", "rfid.pn532.baud"):
+    for key in ("diagnostics.pilot_drift_v", "diagnostics.insulation_decline_ratio", "rfid.driver"):
         assert key in out, (key, out)
+    assert "unknown RFID reader driver 'acr122'" in out and "use none or one of: pn532" in out
+    # a known driver's params are checked against its settings struct before anything starts
+    code, out = check(
+        tmp_path, GOOD + '[rfid]\ndriver = "pn532"\nparams = { baud = 9600, poll_interval_s = -1 }\n', capsys
+    )
+    assert code == EXIT_CONFIG
+    assert "rfid.params.baud" in out and "rfid.params.poll_interval_s" in out, out
     code, out = check(tmp_path, GOOD + '[rfid]\ndriver = "pn532"\nconnectors = [9]\n', capsys)
     assert (
         code == EXIT_CONFIG and "rfid.connectors names connector 9, which is not configured (connectors: 1, 2)" in out

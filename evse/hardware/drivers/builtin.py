@@ -19,6 +19,7 @@ from evse.hardware.drivers.settings import (
     IioTemperaturesSettings,
     InfyPowerSettings,
     ModbusMeterSettings,
+    Pn532Settings,
     SysfsPilotSettings,
 )
 from evse.hardware.registry import DriverContext, DriverError, register
@@ -204,12 +205,28 @@ def _sysfs_pilot(params: dict[str, Any], context: DriverContext) -> Any:
     return SysfsPilot(s, pwm, _adc(s.cp_high_adc, 1.0, context), cp_low, pp)
 
 
-register("power", "infypower", _infypower)
-register("pilot", "sysfs", _sysfs_pilot)
-register("temperatures", "iio", _iio_temperatures)
-register("contactors", "gpio", _gpio_contactors)
-register("lock", "gpio", _gpio_lock)
-register("estop", "gpio", _gpio_estop)
-register("lines", "gpio", _gpio_vehicle_lines)
-register("meter", "modbus_meter", _modbus_meter)
-register("imd", "bender_isocha", _bender_isocha)
+def _pn532(params: dict[str, Any], context: DriverContext) -> Any:
+    s = convert(params, Pn532Settings, "pn532", context)
+    import serial
+
+    from evse.hardware.drivers.rfid.reader import Pn532Reader
+
+    try:
+        return Pn532Reader(s)
+    except (serial.SerialException, OSError) as exc:
+        raise DriverError(
+            f"the RFID reader's port {s.port} cannot be opened ({exc}); check rfid.params.port and that the "
+            "daemon's user may open it (group dialout)"
+        ) from None
+
+
+register("power", "infypower", _infypower, params=InfyPowerSettings)
+register("pilot", "sysfs", _sysfs_pilot, params=SysfsPilotSettings)
+register("temperatures", "iio", _iio_temperatures, params=IioTemperaturesSettings)
+register("contactors", "gpio", _gpio_contactors, params=GpioContactorsSettings)
+register("lock", "gpio", _gpio_lock, params=GpioLockSettings)
+register("estop", "gpio", _gpio_estop, params=GpioEmergencyStopSettings)
+register("lines", "gpio", _gpio_vehicle_lines, params=GpioVehicleLinesSettings)
+register("meter", "modbus_meter", _modbus_meter, params=ModbusMeterSettings)
+register("imd", "bender_isocha", _bender_isocha, params=BenderIsoChaSettings)
+register("rfid", "pn532", _pn532, params=Pn532Settings)

@@ -22,7 +22,7 @@ READER_SILENT = "rfid_reader_silent"
 
 
 class Pn532Reader:
-    def __init__(self, settings: Pn532Settings, on_card: Callable[[str], None]) -> None:
+    def __init__(self, settings: Pn532Settings, on_card: Callable[[str], None] = lambda uid: None) -> None:
         self.settings = settings
         self.on_card = on_card
         self._serial = serial.Serial(settings.port, settings.baudrate, timeout=0)
