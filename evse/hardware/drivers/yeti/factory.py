@@ -143,3 +143,10 @@ def _vehicle_voltage(s: YetiContactorsSettings, context: DriverContext) -> Calla
         f"connector {context.connector_id}: the yeti board does not measure the vehicle-side DC voltage; give the "
         f"contactors a vehicle_voltage_adc (an IIO in_voltageN_raw file) and its vehicle_voltage_divider"
     )
+
+
+# each factory's params struct, read by `evse config check` through the entry point (registry.params_type)
+pilot.params = YetiPilotSettings  # type: ignore[attr-defined]
+contactors.params = YetiContactorsSettings  # type: ignore[attr-defined]
+lock.params = YetiLockSettings  # type: ignore[attr-defined]
+temperatures.params = YetiTemperaturesSettings  # type: ignore[attr-defined]
