@@ -9,7 +9,8 @@ measure for a window of real time:
   charger's request reaching the power path (`SessionContext.request`) while handling that frame: the bus hop,
   the wait in the busy event loop (quoted separately: frame stamp → its delivery starting), the decode and the
   protocol core. Only frames that produce a request count (CHAdeMO 0x102, GB/T BCL). Baseline, same run: a bare
-  in-loop bus echo (frame out → receiver called) on an otherwise idle loop — the floor of the bus hop.
+  in-loop bus echo (frame out → receiver called) on an otherwise idle loop — the floor of the bus hop; and, in
+  the note, how late a 50 ms timer fires in the same window (the loop's and the machine's scheduling noise).
 * **CPU** — process CPU time ÷ wall time over the window, in % of one core (everything runs in the one loop
   thread: station, plants, simulated vehicles and batteries, so this is an upper bound of the charger's own cost).
   Baseline, same run: the same station with no vehicle plugged in (idle connectors).
@@ -40,6 +41,8 @@ STANDARDS = ("chademo", "gbt")
 FRAME_NAMES = {"chademo": "CHAdeMO 0x102", "gbt": "GB/T BCL"}
 REACTION_TARGET_MS = 2.0
 SETUP_TIMEOUT_S = 120.0
+#: period of the lateness probe (20 wake-ups/s: next to nothing in the CPU figure)
+LAG_PERIOD_S = 0.05
 
 
 class _Probe:
@@ -125,7 +128,19 @@ def _config(n: int, quick: bool) -> Any:
     )
 
 
-async def _station_window(n: int, window_s: float, quick: bool, *, plug: bool, probe: _Probe) -> tuple[float, int]:
+async def _loop_lag(stop: asyncio.Event, out_ms: list[float]) -> None:
+    """How late a 50 ms timer fires, over and over: the loop's and the machine's scheduling noise in the same
+    window (a late timer means the loop was busy or the process was not running)."""
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        due = loop.time() + LAG_PERIOD_S
+        await asyncio.sleep(LAG_PERIOD_S)
+        out_ms.append((loop.time() - due) * 1e3)
+
+
+async def _station_window(
+    n: int, window_s: float, quick: bool, *, plug: bool, probe: _Probe, lag_ms: list[float] | None = None
+) -> tuple[float, int]:
     """Build an n-connector station, plug a vehicle into each (when `plug`), wait for energy transfer on every
     connector, then measure for `window_s`. Returns (% of one core, samples recorded)."""
     from evse.session.events import EventBus
@@ -157,9 +172,14 @@ async def _station_window(n: int, window_s: float, quick: bool, *, plug: bool, p
         gc.collect()
         before = len(probe.samples)
         probe.recording = True
+        stop_lag = asyncio.Event()
+        lag_task = loop.create_task(_loop_lag(stop_lag, lag_ms)) if lag_ms is not None else None
         cpu0, wall0 = time.process_time(), time.perf_counter()  # wall-clock ok: benchmark
         await asyncio.sleep(window_s)
         cpu_pct = (time.process_time() - cpu0) / (time.perf_counter() - wall0) * 100  # wall-clock ok: benchmark
+        stop_lag.set()
+        if lag_task is not None:
+            await lag_task
         probe.recording = False
         if plug:
             stages = [station.snapshot(c.id).stage for c in config.connectors]
@@ -208,7 +228,9 @@ async def _all(quick: bool) -> list[Result]:
         for n in sizes:
             idle_cpu, _ = await _station_window(n, idle_window_s, quick, plug=False, probe=probe)
             start = len(probe.samples)
-            cpu, _count = await _station_window(n, window_s, quick, plug=True, probe=probe)
+            lag_ms: list[float] = []
+            cpu, _count = await _station_window(n, window_s, quick, plug=True, probe=probe, lag_ms=lag_ms)
+            lag = Stats.of(lag_ms or [float("nan")])
             counts = {s: sum(1 for i in range(n) if STANDARDS[i % 2] == s) for s in STANDARDS}
             mix = " + ".join(f"{k} {s}" for s, k in counts.items() if k)
             label = f"{n} connector{'s' if n > 1 else ''} charging ({mix})"
@@ -229,6 +251,7 @@ async def _all(quick: bool) -> list[Result]:
                         target=REACTION_TARGET_MS,
                         n=len(samples),
                         note=f"of which waiting in the loop: median {wait.median:.3f}, p99 {wait.p99:.3f} ms; "
+                        f"50 ms timer lateness in the window p99 {lag.p99:.2f} ms; "
                         f"real time, {window_s:g} s window; hop p99 {echo.p99 * 1e3:.0f} µs",
                     )
                 )
