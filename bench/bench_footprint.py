@@ -325,6 +325,9 @@ def run(quick: bool) -> list[Result]:
     base_start, base_rss = ms(base_starts_s), mib(base_rss_kib)
     boot, ready = ms([s.boot_s or 0.0 for s in on]), ms([s.ready_s for s in on])
     rss, jvm_rss = mib([s.rss_kib for s in on]), mib([s.jvm_rss_kib for s in on])
+    #: runs whose daemon had no JVM child: its CCS connector did not start (e.g. the simulated veth pair's name
+    #: was taken by another daemon), so its figures lack the CCS stack
+    no_jvm = sum(1 for s in on if s.jvm_rss_kib == 0)
     cpu, jvm_cpu = Stats.of([s.cpu_pct for s in on]), Stats.of([s.jvm_cpu_pct for s in on])
     prod_boot, prod_rss = ms([s.boot_s or 0.0 for s in prod]), mib([s.rss_kib for s in prod])
     off_ready, off_rss, off_stop = (
@@ -375,7 +378,8 @@ def run(quick: bool) -> list[Result]:
             jvm_rss.median,
             jvm_rss.p99,
             n=jvm_rss.n,
-            note="py4j → EXIficient, lean JVM options (evse/protocols/ccs/jvm.py)",
+            note="py4j → EXIficient, lean JVM options (evse/protocols/ccs/jvm.py)"
+            + (f"; NO JVM in {no_jvm} of {len(on)} runs: the CCS connector did not start" if no_jvm else ""),
         ),
         Result(
             f"idle CPU over {idle_s:g} s, OCPP connected (Python process)",
