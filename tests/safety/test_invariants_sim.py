@@ -33,7 +33,7 @@ from evse.sim.profile import builtin_profiles, load_profile, make_battery
 from evse.sim.vehicle_plant import PluggedVehicle
 from evse.sim.world import SimWorld
 from tests.safety.test_invariants_stateful import BODY_STAGES, MONITOR_PERIOD_S, SESSION_SETTINGS, STATS
-from tests.session.doubles import CHARGER, ScriptedAdapter
+from tests.session.doubles import CHARGER, PLUG_LINES, ScriptedAdapter
 from tests.simroles import plant_roles
 
 MAX_EXAMPLES = 150
@@ -194,6 +194,7 @@ class SimSessionsWithFaults(RuleBasedStateMachine):
             vehicle_limits=VehicleLimits(
                 max_voltage_v=battery_max_v, max_current_a=vehicle.battery.max_charge_current_a()
             ),
+            plug_line=PLUG_LINES.get(standard),
         )
         self.session = Session(
             connector_id=1,

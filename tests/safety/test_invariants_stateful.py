@@ -22,11 +22,11 @@ from evse.safety.settings import SafetySettings
 from evse.safety.supervisor import Supervisor
 from evse.session.adapter import PLANS
 from evse.session.context import VehicleLimits
-from evse.session.events import Event, EventBus, StageChanged
+from evse.session.events import Event, EventBus, FaultRaised, StageChanged
 from evse.session.session import Session
 from evse.session.settings import SessionSettings
 from evse.session.stages import Outcome, Reason, Stage
-from tests.session.doubles import CHARGER, Rig, ScriptedAdapter
+from tests.session.doubles import CHARGER, PLUG_LINES, Rig, ScriptedAdapter
 
 MAX_EXAMPLES = 300
 STEPS = 50
@@ -34,7 +34,7 @@ STEPS = 50
 MONITOR_PERIOD_S = 0.05
 #: simulated time every step lets pass (on top of the `time_passes` rule)
 STEP_S = 0.3
-STATS: dict[str, int] = {"steps": 0, "time_passes": 0, "sessions": 0, "trips": 0, "energy": 0}
+STATS: dict[str, int] = {"steps": 0, "time_passes": 0, "sessions": 0, "trips": 0, "energy": 0, "plug_line_trips": 0}
 
 SESSION_SETTINGS = SessionSettings(
     authorization_timeout_s=30.0,
@@ -64,6 +64,7 @@ FAULTS = [
     "pilot_E",
     "vehicle_opens",
     "vehicle_opens",
+    *["plug_pulled"] * 3,
 ]
 BODY_STAGES = [s for s in Stage if s not in (Stage.IDLE, Stage.PAUSED, Stage.FINISHED, Stage.FAULTED)]
 
@@ -94,6 +95,8 @@ class SessionsWithFaults(RuleBasedStateMachine):
     def _count(self, event: Event) -> None:
         if isinstance(event, StageChanged) and event.stage is Stage.ENERGY_TRANSFER:
             STATS["energy"] += 1
+        elif isinstance(event, FaultRaised) and event.code == "plug_line_lost":
+            STATS["plug_line_trips"] += 1
 
     async def _watch(self) -> None:
         while True:
@@ -161,6 +164,7 @@ class SessionsWithFaults(RuleBasedStateMachine):
             rig.battery_v = battery_v
             rig.vehicle_closed = False
         rig.pilot.cp = CpState.A
+        rig.lines.plug(True)  # CHAdeMO connection check active, GB/T CC1 at 4 V
         self.adapter = ScriptedAdapter(
             rig,
             PLANS[standard],
@@ -171,6 +175,7 @@ class SessionsWithFaults(RuleBasedStateMachine):
             request_a=request_a,
             vehicle_limits=VehicleLimits(max_voltage_v=450.0, max_current_a=vehicle_max_a),
             skip=skip,
+            plug_line=PLUG_LINES.get(standard),
         )
         self.session = self.loop.run_until_complete(self._new_session(self.adapter))
         if authorize:
@@ -262,6 +267,10 @@ class SessionsWithFaults(RuleBasedStateMachine):
             rig.power.fault_code = None
             rig.estop.press(False)
             rig.temperatures.set("cable", 25.0)
+            if not rig.lines.inputs["connected"]:
+                rig.lines.plug(True)
+        elif fault == "plug_pulled":
+            rig.lines.plug(False)  # the plug line says "not inserted" (the supervisor watches it for CHAdeMO/GB/T)
         elif fault.startswith("over_voltage"):
             rig.voltage_offset_v = 80.0 if fault.endswith("small") else 250.0
         elif fault.startswith("over_current"):
@@ -286,6 +295,15 @@ class SessionsWithFaults(RuleBasedStateMachine):
         elif fault == "vehicle_opens":
             rig.vehicle_closed = False
         rig.update()
+
+    @precondition(
+        lambda self: self.supervisor.energy_active and self.adapter is not None and self.adapter.plug_line is not None
+    )
+    @rule()
+    def plug_pulled_under_load(self) -> None:
+        """A CHAdeMO/GB/T plug pulled during energy transfer (the random `plug_pulled` fault may come any time)."""
+        self.rig.lines.plug(False)
+        self.rig.update()
 
     # ------------------------------------------------------------------ the invariants
     @invariant()
@@ -322,3 +340,4 @@ def test_zz_the_stateful_run_covered_enough() -> None:
     if STATS["steps"]:  # (0 when only this test was selected)
         assert STATS["steps"] >= 10_000
         assert STATS["energy"] > 0 and STATS["trips"] > 0
+        assert STATS["plug_line_trips"] > 0  # a CHAdeMO/GB/T plug pulled under load was among them

@@ -378,6 +378,7 @@ class ScriptedAdapter:
         vehicle_limits: VehicleLimits | None = None,
         on_energy_tick: Callable[[StageContext, float], None] | None = None,
         skip: frozenset[Stage] = frozenset(),
+        plug_line: PlugLine | None = None,
     ) -> None:
         self.rig = rig
         self.plan = plan
@@ -391,8 +392,9 @@ class ScriptedAdapter:
         self.opened = self.closed = 0
         self.stages_run: list[Stage] = []
         self.stop_reason_seen: Reason | None = None
-        #: the connection line the supervisor watches during energy transfer, as the real adapters offer it
-        self.plug_line = PLUG_LINES.get(plan.standard)
+        #: the connection line the supervisor watches during energy transfer (the real adapters offer theirs:
+        #: `PLUG_LINES`); None: like an adapter that offers none
+        self.plug_line = plug_line
         #: vehicle behaviour switches (stateful test): stop talking; pause the charge
         self.silent = False
         self.pause_requested = False
