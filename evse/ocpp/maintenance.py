@@ -1,28 +1,18 @@
 """Firmware management (OCPP 1.6 §5.19 UpdateFirmware, §5.8 GetDiagnostics) and the security whitepaper's
 SignedUpdateFirmware (§4.4), GetLog (§4.5) and SecurityEventNotification (§3.x): downloads and uploads over
-HTTP(S) (aiohttp) or FTP (stdlib ftplib in a worker thread — network I/O only, never the vehicle link), with
-retries, and the status notifications at each step. A firmware file is installed through the configured command,
-never while a transaction runs."""
+HTTP(S) or FTP (`evse.ocpp.transfer`) with retries, signatures checked by `evse.ocpp.firmware_signature` (both
+imported on first use, not at daemon start), and the status notifications at each step. A firmware file is
+installed through the configured command, never while a transaction runs."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import datetime as dt
-import ftplib
 import io
 import json
 import logging
-import tarfile
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import aiohttp
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from evse.clock import wall_time
 from evse.ocpp.authorization import parse_time
@@ -35,10 +25,6 @@ log = logging.getLogger("evse.ocpp.maintenance")
 
 #: how often a downloaded firmware checks whether the transactions have ended
 INSTALL_POLL_S = 1.0
-
-
-class TransferError(Exception):
-    pass
 
 
 class Maintenance:
@@ -65,47 +51,20 @@ class Maintenance:
             payload["techInfo"] = tech_info[:255]
         self._m().queue.push("SecurityEventNotification", payload)
 
-    # -- transfers
+    # -- transfers (evse.ocpp.transfer, imported on first use)
     async def _download(self, url: str, target: Path) -> None:
-        c = self._m()
-        timeout = aiohttp.ClientTimeout(total=c.settings.upload_timeout_s)
-        scheme = urllib.parse.urlsplit(url).scheme
-        if scheme not in ("http", "https"):
-            raise TransferError(f"unsupported download scheme {scheme!r}")
-        try:
-            async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
-                if response.status != 200:
-                    raise TransferError(f"HTTP {response.status}")
-                body = await response.read()
-                await asyncio.to_thread(target.write_bytes, body)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise TransferError(str(exc) or type(exc).__name__) from None
+        from evse.ocpp.transfer import download
+
+        await download(url, target, self._m().settings.upload_timeout_s)
 
     async def _upload(self, url: str, file_name: str, data: bytes) -> None:
-        c = self._m()
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme in ("http", "https"):
-            timeout = aiohttp.ClientTimeout(total=c.settings.upload_timeout_s)
-            form = aiohttp.FormData()
-            form.add_field("file", data, filename=file_name, content_type="application/gzip")
-            try:
-                async with aiohttp.ClientSession(timeout=timeout) as session, session.post(url, data=form) as response:
-                    if response.status >= 300:
-                        raise TransferError(f"HTTP {response.status}")
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                raise TransferError(str(exc) or type(exc).__name__) from None
-        elif parts.scheme == "ftp":
-            try:
-                await asyncio.wait_for(
-                    asyncio.to_thread(_ftp_store, parts, file_name, data, c.settings.upload_timeout_s),
-                    c.settings.upload_timeout_s,
-                )
-            except (ftplib.Error, OSError, TimeoutError) as exc:
-                raise TransferError(str(exc) or type(exc).__name__) from None
-        else:
-            raise TransferError(f"unsupported upload scheme {parts.scheme!r}")
+        from evse.ocpp.transfer import upload
+
+        await upload(url, file_name, data, self._m().settings.upload_timeout_s)
 
     async def _with_retries(self, retries: int | None, interval_s: int | None, work: Any) -> bool:
+        from evse.ocpp.transfer import TransferError
+
         attempts = 1 + max(0, retries or 0)
         for attempt in range(attempts):
             try:
@@ -179,28 +138,26 @@ class Maintenance:
     def accept_signed_update(
         self, request_id: int, firmware: dict[str, Any], retries: int | None, retry_interval: int | None
     ) -> str:
+        from evse.ocpp.firmware_signature import SignedFirmware
+
         c = self._m()
         try:
-            signing = x509.load_pem_x509_certificate(firmware["signingCertificate"].encode())
-            signature = base64.b64decode(firmware["signature"], validate=True)
-            if not _issued_by_root(signing, Path(c.settings.firmware_certificate_file)):
-                raise ValueError("not issued by the firmware root certificate")
+            signed = SignedFirmware(firmware, Path(c.settings.firmware_certificate_file))
         except (ValueError, KeyError, OSError) as exc:
             self.security_event("InvalidFirmwareSigningCertificate", str(exc))
             return "InvalidCertificate"
 
-        def verify(data: bytes) -> bool:
-            return _signature_ok(signing, signature, data)
-
         c.spawn(
             self.update_firmware(
-                firmware["location"], firmware["retrieveDateTime"], retries, retry_interval, request_id, verify
+                firmware["location"], firmware["retrieveDateTime"], retries, retry_interval, request_id, signed.verify
             )
         )
         return "Accepted"
 
     # -- diagnostics and logs
     def _bundle(self) -> bytes:
+        import tarfile  # on the rare diagnostics request only
+
         c = self._m()
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
@@ -258,41 +215,3 @@ class Maintenance:
         ok = await self._with_retries(retries, interval, lambda: self._upload(location, file_name, data))
         self.log_status = "Uploaded" if ok else "UploadFailure"
         c.send("LogStatusNotification", {"status": self.log_status, "requestId": request_id})
-
-
-def _ftp_store(parts: urllib.parse.SplitResult, file_name: str, data: bytes, timeout_s: float) -> None:
-    ftp = ftplib.FTP(timeout=timeout_s)
-    try:
-        ftp.connect(parts.hostname or "", parts.port or 21)
-        ftp.login(urllib.parse.unquote(parts.username or "anonymous"), urllib.parse.unquote(parts.password or ""))
-        if parts.path and parts.path != "/":
-            ftp.cwd(parts.path)
-        ftp.storbinary(f"STOR {file_name}", io.BytesIO(data))
-    finally:
-        ftp.close()
-
-
-def _issued_by_root(cert: x509.Certificate, root_file: Path) -> bool:
-    root = x509.load_pem_x509_certificate(root_file.read_bytes())
-    if cert == root:
-        return True
-    try:
-        cert.verify_directly_issued_by(root)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    now = dt.datetime.now(dt.UTC)  # wall-clock ok: certificate validity is a calendar question
-    return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
-
-
-def _signature_ok(cert: x509.Certificate, signature: bytes, data: bytes) -> bool:
-    key = cert.public_key()
-    try:
-        if isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        else:
-            return False
-    except InvalidSignature:
-        return False
-    return True
