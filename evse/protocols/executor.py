@@ -46,7 +46,8 @@ OpDone = Callable[[Do, OpResult], None]
 
 
 class CoreExecutor:
-    """One session's executor for one adapter (`protocol` names its log events: "chademo", "gbt")."""
+    """An adapter's executor, one session at a time (`reset` starts the next); `protocol` names its log events
+    ("chademo", "gbt")."""
 
     def __init__(
         self,
@@ -74,11 +75,6 @@ class CoreExecutor:
         self.pending_end = None
         self.interrupted = False
         self._noted.clear()
-
-    @property
-    def step_stage(self) -> Stage | None:
-        """The stage whose step is running (None between steps)."""
-        return self._waiting_stage
 
     # ------------------------------------------------------------------ stage steps
     async def run_step(self, stage: Stage, begin: Callable[[], None]) -> None:
