@@ -127,42 +127,9 @@ def _can_adapters(class_path: str, section: str) -> AdapterProvider:
     return provider
 
 
-def _ccs_adapters(context: AdapterContext) -> ConnectorAdapters:
-    from evse.protocols.ccs.adapter import CcsAdapter
-    from evse.protocols.ccs.bridge import SeccBridge
-    from evse.protocols.ccs.secc import Secc
-
-    settings = context.config.ccs
-    bridge = SeccBridge(settings)
-    link = context.connector.vehicle_link
-    holder: dict[str, Secc] = {}
-
-    def interface() -> str:
-        if link.interface != _SIM_LINK:
-            return link.channel
-        world = context.shared.get("sim.world")
-        sim_link = getattr(world, "vehicle_links", {}).get(context.connector.id)
-        return str(getattr(sim_link, "secc_iface", ""))
-
-    async def start() -> None:
-        iface = interface()
-        if iface:
-            secc = Secc(settings, iface, bridge)
-            await secc.start()
-            holder["secc"] = secc
-
-    async def stop() -> None:
-        secc = holder.pop("secc", None)
-        if secc is not None:
-            await secc.stop()
-
-    return SimpleAdapters(lambda: CcsAdapter(settings, bridge, holder.get("secc")), start, stop)
-
-
 _DEFAULTS: dict[str, AdapterProvider] = {
     "gbt": _can_adapters("evse.protocols.gbt.adapter:GbtAdapter", "gbt"),
     "chademo": _can_adapters("evse.protocols.chademo.adapter:ChademoAdapter", "chademo"),
-    "ccs": _ccs_adapters,
 }
 
 

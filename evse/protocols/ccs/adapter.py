@@ -57,14 +57,17 @@ class CcsAdapter:
     def __init__(
         self,
         settings: CcsSettings,
-        bridge: SeccBridge,
+        bridge: SeccBridge | None,
         secc: Secc | None = None,
         slac: Callable[[], Awaitable[object]] | None = None,
         unavailable: str = "",
+        stack: Callable[[], Awaitable[tuple[SeccBridge, Secc]]] | None = None,
     ) -> None:
         self.settings = settings
         self.bridge = bridge
         self.secc = secc
+        #: loads the connector's V2G stack when it is not loaded yet (`CcsPort.stack`); awaited in wake-up
+        self.stack = stack
         #: the EVSE side of SLAC on the PLC interface (hardware); None in simulation, where the veth pair is the
         #: matched link and the simulated car starts SDP on 5 % PWM
         self.slac = slac
@@ -80,7 +83,8 @@ class CcsAdapter:
     # ------------------------------------------------------------------ lifecycle
     async def open(self, ctx: StageContext) -> None:
         self.link = V2gLink(ctx)
-        self.bridge.bind(self.link)
+        if self.bridge is not None:
+            self.bridge.bind(self.link)
         if ctx.pilot is not None:
             pilot = ctx.pilot
             self.pilot_logic.state = pilot.state()
@@ -97,7 +101,8 @@ class CcsAdapter:
             return
         if not link.reached(Phase.ENDED) and self.secc is not None:
             self.secc.close_v2g_session()
-        self.bridge.unbind(link)
+        if self.bridge is not None:
+            self.bridge.unbind(link)
 
     async def run_stage(self, stage: Stage, ctx: StageContext) -> None:
         link = self.link
@@ -125,6 +130,16 @@ class CcsAdapter:
             raise
 
     # ------------------------------------------------------------------ helpers
+    async def _load_stack(self, link: V2gLink) -> None:
+        """Before the 5 % PWM invites the EV to talk, the SECC must serve: wait for the connector's stack."""
+        if self.stack is None:
+            raise StageFailure(Reason.HARDWARE_FAULT, "the CCS connector has no V2G stack")
+        try:
+            self.bridge, self.secc = await self.stack()
+        except Exception as exc:  # the JVM did not launch, the interface went away, …
+            raise StageFailure(Reason.HARDWARE_FAULT, f"the CCS V2G stack did not start: {exc}") from None
+        self.bridge.bind(link)
+
     def _apply(self, ctx: StageContext, actions: list[PilotAction]) -> None:
         pilot = ctx.pilot
         for action in actions:
@@ -164,6 +179,8 @@ class CcsAdapter:
     async def _wake_up(self, link: V2gLink, ctx: StageContext) -> None:
         if self.unavailable:
             raise StageFailure(Reason.HARDWARE_FAULT, self.unavailable)
+        if self.bridge is None:
+            await self._load_stack(link)
         pilot = ctx.pilot
         self._apply(ctx, self.pilot_logic.begin_communication(ctx.now()))
         if self.slac is not None:

@@ -2,6 +2,8 @@
 
 The station builds one `CcsPort` per CCS connector (`connector_adapters()` in `adapter.py`, the factory
 signature of `evse.station.build`), starts it with the station and asks it for a fresh `CcsAdapter` per session.
+The V2G stack (the iso15118 SECC and the EXI codec's JVM) is loaded in the background after start, or when the
+first CCS car arrives (`ccs.stack_loading`): either way the daemon's start does not wait for it.
 
 * Hardware (`vehicle_link.interface = "homeplug"`): the SECC serves on `vehicle_link.channel`, the PLC modem's
   network interface, and each session runs the SLAC EVSE role on it before SDP.
@@ -12,18 +14,32 @@ signature of `evse.station.build`), starts it with the station and asks it for a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evse.protocols.ccs.adapter import CcsAdapter
-from evse.protocols.ccs.bridge import SeccBridge
+from evse.protocols.ccs.jvm import check_java, shared_codec
 from evse.protocols.ccs.netns import NetnsUnavailable, VethLink
-from evse.protocols.ccs.secc import Secc
 from evse.protocols.ccs.settings import CcsSettings
 from evse.protocols.ccs.slac.link import run_evse_slac
 
+if TYPE_CHECKING:
+    from evse.protocols.ccs.bridge import SeccBridge
+    from evse.protocols.ccs.secc import Secc
+
 SIM_LINK = "sim"
 logger = logging.getLogger(__name__)
+
+
+def _prepare_stack() -> None:
+    """Import the iso15118 SECC and launch the EXI codec's JVM (~0.35 s + ~0.6 s of work): run in a worker thread,
+    so the loop keeps serving the other connectors (their supervisors, their vehicles) meanwhile."""
+    import evse.protocols.ccs.bridge
+    import evse.protocols.ccs.secc  # noqa: F401
+
+    shared_codec()
 
 
 class CcsPort:
@@ -34,11 +50,13 @@ class CcsPort:
         self.connector_id = connector_id
         self.iface = iface
         self.sim_world = sim_world
-        self.bridge = SeccBridge(settings)
+        self.bridge: SeccBridge | None = None
         self.secc: Secc | None = None
         self.veth: VethLink | None = None
         #: why this simulated connector cannot talk V2G (no namespace without root); sessions fail in wake-up
         self.unavailable = ""
+        self._serving_iface = ""
+        self._stack: asyncio.Task[None] | None = None
 
     @classmethod
     def from_context(cls, context: Any) -> CcsPort:
@@ -54,6 +72,7 @@ class CcsPort:
         return self.iface is None
 
     async def start(self) -> None:
+        check_java()  # a missing Java runtime is one sentence at start, not a surprise at the first car
         iface = self.iface
         if iface is None:
             try:
@@ -66,10 +85,47 @@ class CcsPort:
             iface = self.veth.secc_iface
             if self.sim_world is not None:
                 self.sim_world.vehicle_links[self.connector_id] = self.veth
-        self.secc = Secc(self.settings, iface, self.bridge)
-        await self.secc.start()
+        self._serving_iface = iface
+        if self.settings.stack_loading == "start":
+            self._load()  # in the background: the daemon is ready (and boots at the CSMS) meanwhile
+
+    def _load(self) -> asyncio.Task[None]:
+        if self._stack is None or (self._stack.done() and self._stack.exception() is not None):
+            self._stack = asyncio.get_running_loop().create_task(self._load_stack(), name=f"ccs-stack-{self.iface}")
+            # a failure is logged by the task and raised again to the session that needs the stack
+            self._stack.add_done_callback(lambda task: task.cancelled() or task.exception())
+        return self._stack
+
+    async def _load_stack(self) -> None:
+        try:
+            await asyncio.to_thread(_prepare_stack)
+        except Exception as exc:
+            logger.error("CCS connector %s: the V2G stack did not start: %s", self.connector_id, exc)
+            raise
+        finally:
+            from evse.logsetup import reclaim_root_logger
+
+            reclaim_root_logger()  # iso15118 configures the root logger when it is imported
+        from evse.protocols.ccs.bridge import SeccBridge
+        from evse.protocols.ccs.secc import Secc
+
+        bridge = SeccBridge(self.settings)
+        secc = Secc(self.settings, self._serving_iface, bridge)
+        await secc.start()
+        self.bridge, self.secc = bridge, secc
+
+    async def stack(self) -> tuple[SeccBridge, Secc]:
+        """The connector's bridge and serving SECC, loaded now if not yet (a failed load is tried again)."""
+        await asyncio.shield(self._load())
+        assert self.bridge is not None and self.secc is not None
+        return self.bridge, self.secc
 
     async def stop(self) -> None:
+        if self._stack is not None and not self._stack.done():
+            self._stack.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):  # nothing is left to serve either way
+                await self._stack
+        self._stack = None
         if self.secc is not None:
             await self.secc.stop()
             self.secc = None
@@ -88,4 +144,6 @@ class CcsPort:
                 return await run_evse_slac(iface)
 
             slac = slac_on_modem
-        return CcsAdapter(self.settings, self.bridge, self.secc, slac=slac, unavailable=self.unavailable)
+        return CcsAdapter(
+            self.settings, self.bridge, self.secc, slac=slac, unavailable=self.unavailable, stack=self.stack
+        )

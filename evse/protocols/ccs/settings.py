@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -60,6 +60,14 @@ class CcsSettings(Settings, frozen=True):
         float,
         setting("Before unlocking, wait at most this long for the cable (vehicle side) to fall below 60 V", "s", gt=0),
     ] = 5.0
+    stack_loading: Annotated[
+        Literal["start", "first_vehicle"],
+        setting(
+            "When the V2G stack (iso15118 SECC, ~30 MB, and the EXI codec's JVM, ~100 MB) is loaded: `start` — in the "
+            "background right after the daemon started (the first car waits for nothing); `first_vehicle` — when "
+            "the first CCS car is plugged in (the memory is not used before; that car's wake-up takes ~1 s longer)"
+        ),
+    ] = "start"
     pilot_c_to_b_power_off_s: Annotated[
         float, setting("C/D → B while charging: power off within (IEC 61851-23: 100 ms)", "s", gt=0)
     ] = 0.1
