@@ -133,6 +133,32 @@ def reclaim_root_logger() -> None:
     root.setLevel(_level)
 
 
+@contextmanager
+def root_logging_kept() -> Iterator[None]:
+    """Import libraries that configure logging on import inside this block (iso15118 runs `logging.config.fileConfig`
+    with a stdout handler): their configuration calls do nothing, and the root logger's handlers and level are as
+    before afterwards. Safe in a worker thread while the loop thread logs: nothing is removed meanwhile."""
+    import logging.config
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    originals = logging.config.fileConfig, logging.config.dictConfig
+
+    def ignored(*args: Any, **kwargs: Any) -> None:
+        return None
+
+    logging.config.fileConfig = ignored
+    logging.config.dictConfig = ignored
+    try:
+        yield
+    finally:
+        logging.config.fileConfig, logging.config.dictConfig = originals
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        root.setLevel(level)
+
+
 def bind_context(**values: Any) -> None:
     """Bind context (e.g. `connector_id=1, session_id="…", stage="precharge"`) for the current task and the
     tasks it creates from now on."""

@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import structlog
@@ -133,3 +134,33 @@ def test_a_library_configuring_the_root_logger_is_undone() -> None:
     assert hijack.getvalue() == ""
     (event,) = lines(out)
     assert event["logger"] == "somelib.server" and event["event"] == "SECC up"
+
+
+def test_a_library_configuring_logging_on_import_leaves_ours_alone(tmp_path: Path) -> None:
+    """`root_logging_kept()`: what iso15118 does when imported (fileConfig with a stdout handler, root level) has no
+    effect inside the block, and the root logger's handlers and level are ours afterwards."""
+    import logging
+    import logging.config
+
+    from evse.logsetup import root_logging_kept
+
+    conf = tmp_path / "logging.conf"
+    conf.write_text(
+        "[loggers]\nkeys=root\n[handlers]\nkeys=h\n[formatters]\nkeys=f\n"
+        "[logger_root]\nlevel=DEBUG\nhandlers=h\n[handler_h]\nclass=StreamHandler\nlevel=DEBUG\nformatter=f\n"
+        "args=(sys.stdout,)\n[formatter_f]\nformat=%(message)s\n"
+    )
+    root = logging.getLogger()
+    ours = logging.NullHandler()
+    root.addHandler(ours)
+    before_handlers, before_level = list(root.handlers), root.level
+    try:
+        with root_logging_kept():
+            logging.config.fileConfig(str(conf), disable_existing_loggers=False)
+            logging.config.dictConfig({"version": 1, "root": {"level": "DEBUG"}})
+            root.setLevel(logging.DEBUG)
+            root.addHandler(logging.StreamHandler())
+        assert root.handlers == before_handlers and root.level == before_level
+        assert logging.config.fileConfig.__name__ == "fileConfig"  # restored
+    finally:
+        root.removeHandler(ours)

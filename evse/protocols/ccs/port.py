@@ -36,10 +36,19 @@ logger = logging.getLogger(__name__)
 def _prepare_stack() -> None:
     """Import the iso15118 SECC and launch the EXI codec's JVM (~0.35 s + ~0.6 s of work): run in a worker thread,
     so the loop keeps serving the other connectors (their supervisors, their vehicles) meanwhile."""
-    import evse.protocols.ccs.bridge
-    import evse.protocols.ccs.secc  # noqa: F401
+    from evse.logsetup import root_logging_kept
 
+    with root_logging_kept():  # iso15118 configures the root logger (stdout, its format) when it is imported
+        import iso15118.shared.logging
+
+        iso15118.shared.logging._init_logger = _leave_logging_alone  # its secc/evcc packages call it again on import
+        import evse.protocols.ccs.bridge
+        import evse.protocols.ccs.secc  # noqa: F401
     shared_codec()
+
+
+def _leave_logging_alone() -> None:
+    """Stands in for iso15118's logger setup: the daemon's logging (evse.logsetup) is the only one."""
 
 
 class CcsPort:
@@ -102,10 +111,6 @@ class CcsPort:
         except Exception as exc:
             logger.error("CCS connector %s: the V2G stack did not start: %s", self.connector_id, exc)
             raise
-        finally:
-            from evse.logsetup import reclaim_root_logger
-
-            reclaim_root_logger()  # iso15118 configures the root logger when it is imported
         from evse.protocols.ccs.bridge import SeccBridge
         from evse.protocols.ccs.secc import Secc
 
