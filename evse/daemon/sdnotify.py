@@ -15,10 +15,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-
-import structlog
-
-log = structlog.get_logger("evse.daemon.sdnotify")
+from typing import Any
 
 #: environment variable naming the health file (see the module docstring)
 HEALTH_FILE_ENV = "EVSE_HEALTH_FILE"
@@ -50,7 +47,7 @@ class Notifier:
             self._socket.sendto(message.encode(), target)
         except OSError as error:  # systemd gone or socket full: never fatal, log once
             if not self._failed:
-                log.warning("sd_notify failed", address=self.address, error=str(error))
+                _log().warning("sd_notify failed", address=self.address, error=str(error))
                 self._failed = True
             return False
         return True
@@ -66,7 +63,7 @@ class Notifier:
             try:
                 Path(self.health_file).touch()
             except OSError as error:
-                log.warning("health file not writable", path=self.health_file, error=str(error))
+                _log().warning("health file not writable", path=self.health_file, error=str(error))
         return self.notify(WATCHDOG=1)
 
     def stopping(self, status: str = "stopping") -> bool:
@@ -92,3 +89,11 @@ def watchdog_period_s(environ: dict[str, str] | None = None) -> float | None:
 
 def _one_line(text: str) -> str:
     return text.replace("\n", " ")
+
+
+def _log() -> Any:
+    """The logger, imported when there is something to log: `evse health` and every other CLI command import this
+    module (for HEALTH_FILE_ENV) and need not pay for structlog."""
+    import structlog
+
+    return structlog.get_logger("evse.daemon.sdnotify")
