@@ -189,7 +189,7 @@ async def _station_window(
     finally:
         probe.recording = False
         if station is not None:
-            await station.stop(15.0)  # vehicles still plugged: sessions end the normal way
+            await station.shutdown(15.0)  # vehicles still plugged: sessions end the normal way
         dock.close()
         activate(None)
         world.close()

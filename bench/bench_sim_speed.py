@@ -177,7 +177,7 @@ async def _station_session(standard: str, target_soc_pct: float) -> float:
         t0 = asyncio.get_running_loop().time()
         records = await runner.run()
         elapsed = asyncio.get_running_loop().time() - t0
-        await station.stop(30.0)
+        await station.shutdown(30.0)
     finally:
         activate(None)
         world.close()

@@ -1,7 +1,7 @@
 """The composition of the daemon: which services run, in which order. The one place to change it.
 
 * The station (`evse.station.build.build_station`) is always there; it provides `safe_state()`, `start()`,
-  `stop(timeout_s)` and `alive()`.
+  `shutdown(timeout_s)` and `alive()`.
 * The upper layers (OCPP client, local API) are adapted to `Service` by the factories in `UPPER_SERVICES`; each
   returns None when disabled in the configuration or not part of this build. They start after the station (they
   need it) and stop after it (so the station's sessions end — and are reported — while the CSMS link and the
@@ -48,7 +48,7 @@ class StationService:
         await self.station.start()
 
     async def stop(self, timeout_s: float) -> None:
-        await self.station.stop(timeout_s)
+        await self.station.shutdown(timeout_s)
 
     def alive(self) -> bool:
         return bool(self.station.alive())

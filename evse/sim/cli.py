@@ -285,7 +285,7 @@ async def simulate(
         ticker.stop()
         if station is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(station.stop(STATION_STOP_TIMEOUT_S), STATION_STOP_TIMEOUT_S * 2)
+                await asyncio.wait_for(station.shutdown(STATION_STOP_TIMEOUT_S), STATION_STOP_TIMEOUT_S * 2)
         if sim_ocpp is not None and ocpp is not None:
             await sim_ocpp.stop()  # after the station: the last StopTransaction reaches the CSMS first
             ocpp.summary = sim_ocpp.summary()

@@ -13,7 +13,7 @@ Theory of operation
   and negotiation; each share feeds that connector's envelope.
 * Status (OCPP names) is derived from session and hardware (`evse.station.availability`) after every relevant
   event and published as `ConnectorStatusChanged`.
-* `stop(timeout_s)` asks every session to stop (current ramped down, contactors open, discharged, unlocked),
+* `shutdown(timeout_s)` asks every session to stop (current ramped down, contactors open, discharged, unlocked),
   waits up to `timeout_s`, cancels what remains (the session then trips to safe synchronously) and ends in the
   safe state.
 """
@@ -438,13 +438,9 @@ class Station:
             self._reserved.discard(connector_id)
         self._refresh(connector)
 
-    async def stop(self, connector_id: float, reason: str | None = None) -> bool:
-        """Two contracts meet here: `stop(connector_id, reason)` stops that connector's session
-        (`StationControl`); `stop(timeout_s)` — no reason — stops the whole station (daemon lifecycle)."""
-        if reason is None:
-            await self.shutdown(float(connector_id))
-            return True
-        connector = self._connector(int(connector_id))
+    async def stop(self, connector_id: int, reason: str) -> bool:
+        """Stop that connector's session (`StationControl`); the whole station stops with `shutdown(timeout_s)`."""
+        connector = self._connector(connector_id)
         if not connector.running or connector.session is None:
             return False
         try:

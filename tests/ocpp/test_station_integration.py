@@ -43,7 +43,7 @@ async def world() -> AsyncIterator[World]:
     rig_task = asyncio.create_task(w.rig.run())
     await w.station.start()
     yield w
-    await w.station.stop(5.0)
+    await w.station.shutdown(5.0)
     rig_task.cancel()
 
 

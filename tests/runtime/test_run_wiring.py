@@ -44,7 +44,7 @@ class StandInStation:
     async def start(self) -> None:
         self.journal.append("start")
 
-    async def stop(self, timeout_s: float) -> None:
+    async def shutdown(self, timeout_s: float) -> None:
         self.journal.append(f"stop({timeout_s:g})")
 
     def alive(self) -> bool:

@@ -62,7 +62,7 @@ async def test_build_from_configuration_with_simulated_drivers(providers: list[A
     assert isinstance(ccs.new_adapter(), ScriptedAdapter)
     await station.start()
     assert station.alive()
-    await station.stop(1.0)
+    await station.shutdown(1.0)
 
 
 def test_unknown_driver_is_one_clear_sentence() -> None:

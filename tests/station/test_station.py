@@ -65,7 +65,7 @@ class Fixture:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.station.stop(10.0)
+        await self.station.shutdown(10.0)
         for task in self._tasks:
             task.cancel()
 
@@ -98,7 +98,7 @@ async def test_start_drives_every_output_safe_first() -> None:
     await fixture.station.start()
     assert not rig.contactors.cmd and not rig.power.on and rig.power.discharging and not rig.lines.outputs["d1"]
     assert fixture.station.alive()
-    await fixture.station.stop(5.0)
+    await fixture.station.shutdown(5.0)
     assert not fixture.station.alive()
 
 
@@ -254,7 +254,7 @@ async def test_shutdown_stops_every_session_safely() -> None:
         await fixture.until(lambda: all(fixture.station.snapshot(c).stage == "energy_transfer" for c in (1, 2)))
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        await fixture.station.stop(30.0)
+        await fixture.station.shutdown(30.0)
         assert loop.time() - t0 < 30.0
     for cid, rig in fixture.rigs.items():
         assert fixture.ended(cid)[0].outcome.reason is Reason.SHUTDOWN
