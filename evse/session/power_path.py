@@ -46,6 +46,8 @@ from evse.session.stages import Reason, Stage
 _POWER_REFERENCE_MIN_VOLTAGE_V = 50.0
 #: a limit change smaller than this is not worth a LimitChanged event
 _LIMIT_EVENT_STEP_A = 1.0
+#: below this, a remaining wait is over (looptime's virtual clock steps in 1 µs; asyncio's own resolution is finer)
+_CLOCK_RESOLUTION_S = 1e-6
 PAUSE_SOURCE = "vehicle_pause"
 
 
@@ -665,8 +667,10 @@ class SessionContext:
             return True
         deadline = self.now() + timeout_s
         poll_s = self.settings.poll_period_s
-        while self.now() < deadline:
-            await asyncio.sleep(min(poll_s, max(0.0, deadline - self.now())))
+        # a remainder below the clock's resolution is no time at all: `now + 0.5` may land a float residue past the
+        # quantized virtual clock (31.87 + 0.5 = 32.370000000000005), and sleeping 7e-15 s forever froze it
+        while deadline - self.now() > _CLOCK_RESOLUTION_S:
+            await asyncio.sleep(min(poll_s, deadline - self.now()))
             if step is not None:
                 step()
             if condition():

@@ -251,3 +251,22 @@ async def test_envelope_change_applies_at_once() -> None:
         await session.run()
     sources = [e.source for e in h.of(LimitChanged)]  # type: ignore[attr-defined]
     assert "csms" in sources
+
+
+@pytest.mark.looptime(start=31.87)
+async def test_a_wait_whose_deadline_lands_a_float_residue_past_the_clock_ends() -> None:
+    """31.87 + 0.5 = 32.370000000000005 while the virtual clock stops at 32.37: the remaining 7e-15 s is no time
+    at all. Sleeping it fired at once without moving the clock, forever (found by the stateful invariant test)."""
+    import faulthandler
+
+    faulthandler.dump_traceback_later(60, exit=True)  # a regression spins at one instant: fail, don't hang
+    try:
+        async with Harness("gbt") as h:
+            session = h.new_session()
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            assert start == 31.87
+            assert not await session.ctx._wait(lambda: False, 0.5)
+            assert loop.time() == pytest.approx(32.37, abs=1e-6)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
