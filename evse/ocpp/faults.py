@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from evse.safety.supervisor import PLUG_LINE_LOST
 from evse.session.stages import HANDSHAKE_STAGES, Outcome, Reason, Stage
 
 #: StatusNotification.info is CiString50Type, vendorErrorCode CiString50Type (OCPP 1.6 §6.48)
@@ -86,5 +87,8 @@ STOP_REASONS: dict[Reason, str] = {
 }
 
 
-def stop_reason(reason: Reason) -> str:
-    return STOP_REASONS.get(reason, "Other")
+def stop_reason(outcome: Outcome) -> str:
+    """StopTransaction.reason of a session's outcome."""
+    if outcome.reason is Reason.SAFETY_TRIP and outcome.detail.startswith(PLUG_LINE_LOST):
+        return "EVDisconnected"  # the plug was pulled under load: the supervisor cut power, then the car was gone
+    return STOP_REASONS.get(outcome.reason, "Other")

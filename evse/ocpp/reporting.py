@@ -198,7 +198,7 @@ class Reporting:
             meter_stop = int(max(register_wh, sample.energy_wh if sample is not None else 0.0))
             if sample is not None:
                 state.stop_data.append(self._stop_value(sample, CONTEXT_END))
-            reason = state.stop_reason or stop_reason(outcome.reason)
+            reason = state.stop_reason or stop_reason(outcome)
             data = [v for v in state.stop_data if v["sampledValue"]][-STOP_DATA_MAX:]
             c.queue.end(state.tx_local, meter_stop, ocpp_time(event.t_s), reason, state.id_tag, data)
         report = report_for_outcome(outcome)

@@ -216,3 +216,25 @@ async def test_reader_failure_is_reported_for_the_charge_point(csms: TestCsms, m
     sent = [p for _, action, p, _ in csms.received[mark:] if action == "StatusNotification"]
     assert [p["errorCode"] for p in sent if p["connectorId"] == 0] == ["ReaderFailure", "NoError"]
     assert all(p["connectorId"] == 0 for p in sent)
+
+
+async def test_a_plug_pulled_under_load_stops_the_transaction_as_ev_disconnected(
+    csms: TestCsms, make_service, station: StationDouble
+) -> None:
+    """The supervisor trips first (safety_trip, plug_line_lost) — for the CSMS the car was disconnected; any other
+    safety trip stays Other."""
+    await online(csms, make_service)
+    for detail, expected in [
+        (
+            "plug_line_lost: plug left the inlet during energy transfer: cc1 at 12.0 V (inserted: 4 ± 0.8 V)",
+            "EVDisconnected",
+        ),
+        ("over_current: 260 A > 250 A", "Other"),
+    ]:
+        mark = len(csms.received)
+        await station.authorize(1, "TAG1")
+        station.begin(1)
+        await csms.wait_for("StartTransaction", after=mark)
+        station.end(1, Reason.SAFETY_TRIP, detail=detail)
+        stop = await csms.wait_for("StopTransaction", after=mark)
+        assert stop["reason"] == expected, (detail, stop)
