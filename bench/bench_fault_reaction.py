@@ -21,6 +21,7 @@ from evse.safety.settings import SafetySettings
 from evse.safety.supervisor import Supervisor
 from evse.session.context import VehicleLimits
 from evse.session.hardware import ConnectorRoles
+from evse.session.plug_line import PlugLine
 
 TARGET_P99_US = 2000.0  # 2 ms (issue 3)
 
@@ -113,6 +114,24 @@ class _Estop(_Sensor):
         return self.is_pressed
 
 
+class _Lines(_Sensor):
+    """GB/T's CC1 detection point: 4 V with the plug inserted and latched, 6 V or 12 V once it leaves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cc1_v = 4.0
+
+    def set_output(self, line: str, on: bool) -> None: ...
+    def output(self, line: str) -> bool:
+        return True
+
+    def input_active(self, line: str) -> bool:
+        return True
+
+    def input_voltage_v(self, line: str) -> float:
+        return self.cc1_v
+
+
 class _Pilot(_Sensor):
     def __init__(self) -> None:
         super().__init__()
@@ -131,22 +150,29 @@ class _Pilot(_Sensor):
 
 
 async def _trials(n: int) -> dict[str, list[float]]:
-    power, contactors, estop, pilot = _Power(), _Contactors(), _Estop(), _Pilot()
-    roles = ConnectorRoles(power=power, contactors=contactors, imd=_Imd(), estop=estop, pilot=pilot)
+    power, contactors, estop, pilot, lines = _Power(), _Contactors(), _Estop(), _Pilot(), _Lines()
+    roles = ConnectorRoles(power=power, contactors=contactors, imd=_Imd(), estop=estop, pilot=pilot, lines=lines)
     envelope = Envelope(ChargerLimits(1000, 150, 200, 0, 150_000), CableLimits(200))
     envelope.set_vehicle(VehicleLimits(max_voltage_v=450, max_current_a=200))
     supervisor = Supervisor(1, roles, envelope, SafetySettings(), lambda event: None)
     supervisor.attach()
     supervisor.set_voltage_reference(450)
     tripped: list[str] = []
-    supervisor.bind("bench", lambda reason, code, detail: tripped.append(code))
+    # GB/T's plug line (CC1 4 ± 0.8 V, as GbtSettings): watched during energy transfer like CP for CCS
+    supervisor.bind("bench", lambda reason, code, detail: tripped.append(code), PlugLine("cc1", 4.0, 0.8))
     baseline_sensor = _Sensor()
     baseline_sensor.add_listener(lambda: None)
-    samples: dict[str, list[float]] = {"baseline": [], "over_voltage": [], "emergency_stop": [], "pilot": []}
+    samples: dict[str, list[float]] = {
+        "baseline": [],
+        "over_voltage": [],
+        "emergency_stop": [],
+        "pilot": [],
+        "plug_line": [],
+    }
 
     def arm() -> None:
         power.voltage_v, power.on, contactors.closed = 400.0, True, True
-        estop.is_pressed, pilot.cp = False, CpState.C
+        estop.is_pressed, pilot.cp, lines.cc1_v = False, CpState.C, 4.0
         supervisor.reset()
         supervisor.energy_started()
 
@@ -177,11 +203,17 @@ async def _trials(n: int) -> dict[str, list[float]]:
             t0 = time.perf_counter()
             pilot.deliver()
             samples["pilot"].append(latency_us(t0))
+
+            arm()
+            lines.cc1_v = 6.0  # the latch released: GB/T 18487.1 detection point 1 at 6 V
+            t0 = time.perf_counter()
+            lines.deliver()
+            samples["plug_line"].append(latency_us(t0))
     finally:
         gc.enable()
         supervisor.unbind()
-    if len(tripped) != 3 * n:
-        raise RuntimeError(f"expected {3 * n} trips, saw {len(tripped)}")
+    if len(tripped) != 4 * n:
+        raise RuntimeError(f"expected {4 * n} trips, saw {len(tripped)}")
     return samples
 
 
@@ -194,6 +226,7 @@ def run(quick: bool) -> list[Result]:
         ("over_voltage", "fault reaction: emergency over-voltage reading → power off + contactors open"),
         ("emergency_stop", "fault reaction: emergency-stop input → power off + contactors open"),
         ("pilot", "fault reaction: CP leaves C during charging → power off + contactors open"),
+        ("plug_line", "fault reaction: GB/T CC1 leaves 'inserted' during charging → power off + contactors open"),
     ):
         s = Stats.of(samples[key])
         results.append(
