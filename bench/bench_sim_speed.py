@@ -194,7 +194,8 @@ async def _station_session(
         world.close()
     record = records[0]
     if record.outcome is None or record.outcome.kind.value not in ("completed", "stopped_by_vehicle"):
-        raise RuntimeError(f"{standard} session did not complete: {record.outcome}")
+        summary = record.outcome.summary() if record.outcome is not None else "no outcome"
+        raise RuntimeError(f"{standard} session did not complete: {summary}")
     return elapsed
 
 
@@ -320,7 +321,7 @@ def _ccs_scaled_speed(quick: bool) -> Result:
         try:
             achieved = _measure(lambda: ScaledClockLoop(speed), session, 300.0)  # noqa: B023 - called at once
         except Exception as exc:  # the session failed at this factor: say how
-            outcomes.append(f"{speed:g}×: {str(exc).split(':', 1)[-1].strip()}"[:70])
+            outcomes.append(f"{speed:g}×: {str(exc).split(':', 1)[-1].strip()}"[:100])
             continue
         outcomes.append(f"{speed:g}×: completed ({achieved:.1f}× measured)")
         best = max(best, speed)
