@@ -32,7 +32,8 @@ from evse.sim import faults
 from evse.sim.profile import builtin_profiles, load_profile, make_battery
 from evse.sim.vehicle_plant import PluggedVehicle
 from evse.sim.world import SimWorld
-from tests.safety.test_invariants_stateful import BODY_STAGES, MONITOR_PERIOD_S, SESSION_SETTINGS, STATS
+from tests.safety.test_invariants_stateful import BODY_STAGES, SESSION_SETTINGS, STATS
+from tests.safety.watched_session import WatchedSession
 from tests.session.doubles import CHARGER, PLUG_LINES, ScriptedAdapter
 from tests.simroles import plant_roles
 
@@ -76,7 +77,7 @@ class SimVehicle:
             self.vehicle.open_vehicle_contactors()
 
 
-class SimSessionsWithFaults(RuleBasedStateMachine):
+class SimSessionsWithFaults(WatchedSession, RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.loop = new_virtual_loop()
@@ -99,23 +100,8 @@ class SimSessionsWithFaults(RuleBasedStateMachine):
         self.supervisor.attach()
         self.monitor = InvariantMonitor(self.roles, self.envelope, self.supervisor, self.safety)
 
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(MONITOR_PERIOD_S)
-            self._check()
-
-    def _check(self) -> None:
-        ctx = self.session.ctx if self.session is not None and not self.session.done.is_set() else None
-        try:
-            self.monitor.check(self.loop.time(), ctx, welded=self.plant.contactors.welded)
-            if self.session is not None:
-                self.monitor.check_record(self.session.ctx.record)
-        except InvariantViolation as exc:
-            if self.violation is None:
-                self.violation = exc
-
-    def _run(self, seconds: float) -> None:
-        self.loop.run_until_complete(asyncio.sleep(seconds))
+    def contactors_welded(self) -> bool:
+        return bool(self.plant.contactors.welded)
 
     def _in_loop(self, action: Callable[[], object]) -> None:
         """Run a command inside the loop (the simulated drivers schedule their delays on it)."""
@@ -125,19 +111,9 @@ class SimSessionsWithFaults(RuleBasedStateMachine):
 
         self.loop.run_until_complete(call())
 
-    @property
-    def running(self) -> bool:
-        return self.task is not None and not self.task.done()
-
     def teardown(self) -> None:
         STATS["steps_sim"] = STATS.get("steps_sim", 0)
-        tasks = list(asyncio.all_tasks(self.loop))
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(BaseException):
-            self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        self.world.close()
-        self.loop.close()
+        self._close_loop(before_close=self.world.close)
 
     @initialize()
     def start(self) -> None:

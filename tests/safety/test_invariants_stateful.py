@@ -8,7 +8,6 @@ Budget: MAX_EXAMPLES × STEPS ≥ 10,000 steps per run (issue 3), in well under 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -26,12 +25,12 @@ from evse.session.events import Event, EventBus, FaultRaised, StageChanged
 from evse.session.session import Session
 from evse.session.settings import SessionSettings
 from evse.session.stages import Outcome, Reason, Stage
+from tests.safety.watched_session import WatchedSession
 from tests.session.doubles import CHARGER, PLUG_LINES, Rig, ScriptedAdapter
 
 MAX_EXAMPLES = 300
 STEPS = 50
 #: the invariants are also checked this often inside a step (simulated seconds)
-MONITOR_PERIOD_S = 0.05
 #: simulated time every step lets pass (on top of the `time_passes` rule)
 STEP_S = 0.3
 STATS: dict[str, int] = {"steps": 0, "time_passes": 0, "sessions": 0, "trips": 0, "energy": 0, "plug_line_trips": 0}
@@ -69,7 +68,7 @@ FAULTS = [
 BODY_STAGES = [s for s in Stage if s not in (Stage.IDLE, Stage.PAUSED, Stage.FINISHED, Stage.FAULTED)]
 
 
-class SessionsWithFaults(RuleBasedStateMachine):
+class SessionsWithFaults(WatchedSession, RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.loop = new_virtual_loop()
@@ -98,37 +97,13 @@ class SessionsWithFaults(RuleBasedStateMachine):
         elif isinstance(event, FaultRaised) and event.code == "plug_line_lost":
             STATS["plug_line_trips"] += 1
 
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(MONITOR_PERIOD_S)
-            self._check()
-
-    def _check(self) -> None:
-        ctx = self.session.ctx if self.session is not None and not self.session.done.is_set() else None
-        try:
-            self.monitor.check(self.loop.time(), ctx, welded=self.rig.contactors.welded)
-            if self.session is not None:
-                self.monitor.check_record(self.session.ctx.record)
-        except InvariantViolation as exc:
-            if self.violation is None:
-                self.violation = exc
-
-    def _run(self, seconds: float) -> None:
-        self.loop.run_until_complete(asyncio.sleep(seconds))
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None and not self.task.done()
+    def contactors_welded(self) -> bool:
+        return bool(self.rig.contactors.welded)
 
     def teardown(self) -> None:
         STATS["sessions"] += self.sessions
         STATS["trips"] += self.supervisor.trips
-        tasks = list(asyncio.all_tasks(self.loop))
-        for task in tasks:
-            task.cancel()
-        with contextlib.suppress(BaseException):
-            self.loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-        self.loop.close()
+        self._close_loop()
 
     # ------------------------------------------------------------------ vehicle plugs in
     @initialize()
