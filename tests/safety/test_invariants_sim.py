@@ -228,19 +228,11 @@ class SimSessionsWithFaults(WatchedSession, RuleBasedStateMachine):
     @invariant()
     def safety_invariants_hold(self) -> None:
         STATS["steps_sim"] = STATS.get("steps_sim", 0) + 1
-        self._run(STEP_S)
-        self._check()
-        if self.violation is not None:
-            raise self.violation
+        self._advance_and_check(STEP_S)
 
     @invariant()
     def a_finished_session_has_an_outcome(self) -> None:
-        if self.task is not None and self.task.done() and not self.task.cancelled():
-            exc = self.task.exception()
-            if exc is not None:
-                raise exc
-            assert self.session is not None and self.session.outcome is not None
-            assert self.session.stage in (Stage.FINISHED, Stage.FAULTED)
+        self._finished_session()
 
 
 SimSessionsWithFaults.TestCase.settings = settings(

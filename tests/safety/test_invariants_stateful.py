@@ -284,20 +284,13 @@ class SessionsWithFaults(WatchedSession, RuleBasedStateMachine):
     @invariant()
     def safety_invariants_hold(self) -> None:
         STATS["steps"] += 1
-        self._run(STEP_S)  # every step lets some simulated time pass, checked every MONITOR_PERIOD_S
-        self._check()
-        if self.violation is not None:
-            raise self.violation
+        self._advance_and_check(STEP_S)  # every step lets some simulated time pass, checked every MONITOR_PERIOD_S
 
     @invariant()
     def a_finished_session_has_an_outcome_naming_a_stage(self) -> None:
-        if self.task is not None and self.task.done() and not self.task.cancelled():
-            exc = self.task.exception()
-            if exc is not None:
-                raise exc
-            assert self.session is not None and self.session.outcome is not None
-            assert self.session.stage in (Stage.FINISHED, Stage.FAULTED)
-            assert self.session.outcome.failed == (self.session.stage is Stage.FAULTED)
+        session = self._finished_session()
+        if session is not None:
+            assert session.outcome is not None and session.outcome.failed == (session.stage is Stage.FAULTED)
 
 
 SessionsWithFaults.TestCase.settings = settings(

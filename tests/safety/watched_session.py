@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from evse.safety.invariants import InvariantMonitor, InvariantViolation
 from evse.session.session import Session
-from evse.session.stages import Outcome
+from evse.session.stages import Outcome, Stage
 
 #: how often the monitor checks the invariants between hypothesis steps (simulated seconds)
 MONITOR_PERIOD_S = 0.05
@@ -44,6 +44,25 @@ class WatchedSession:
 
     def _run(self, seconds: float) -> None:
         self.loop.run_until_complete(asyncio.sleep(seconds))
+
+    def _advance_and_check(self, seconds: float) -> None:
+        """Let `seconds` of simulated time pass (checked every MONITOR_PERIOD_S), check once more, raise the first
+        violation seen."""
+        self._run(seconds)
+        self._check()
+        if self.violation is not None:
+            raise self.violation
+
+    def _finished_session(self) -> Session | None:
+        """The session when its task has ended: its own exception raised, its outcome and final stage asserted."""
+        if self.task is None or not self.task.done() or self.task.cancelled():
+            return None
+        exc = self.task.exception()
+        if exc is not None:
+            raise exc
+        assert self.session is not None and self.session.outcome is not None
+        assert self.session.stage in (Stage.FINISHED, Stage.FAULTED)
+        return self.session
 
     @property
     def running(self) -> bool:
