@@ -128,7 +128,6 @@ def _can_adapters(class_path: str, section: str) -> AdapterProvider:
 
 
 _DEFAULTS: dict[str, AdapterProvider] = {
-    "gbt": _can_adapters("evse.protocols.gbt.adapter:GbtAdapter", "gbt"),
     "chademo": _can_adapters("evse.protocols.chademo.adapter:ChademoAdapter", "chademo"),
 }
 
