@@ -2,9 +2,11 @@
 
 1. CurrentDemandReq → CurrentDemandRes at our SECC: from the request's bytes arriving to the response's bytes
    leaving (V2GTP parse, EXI decode, our bridge — envelope, set-point, status — EXI encode), measured inside the
-   SECC process on a full simulated session; the EVCC allows 250 ms for the whole exchange. Reported: the
-   latency, its share of the 250 ms, and the EXI codec's share of it. Baseline: one EXI decode + encode of the
-   same message alone (the codec floor).
+   SECC process on a full simulated session. Target: p99 ≤ 2 ms (issue 10, as for the CAN standards); the EVCC
+   itself allows 250 ms. Reported: the latency, the EXI codec's share of it and its share of the 250 ms.
+   Baseline: one EXI decode + encode of the same message alone (the codec floor), which is itself measured
+   against the stock codec of the iso15118 package (a JAXB context built per call; evse/protocols/ccs/
+   exi_context_cache.py) in the same run.
 2. SessionSetup → first CurrentDemand: the handshake split by V2G phase, through the real session, supervisor,
    stage API and the simulated plant (whose IMD reports at ~1 Hz and needs a few samples to settle).
 
@@ -20,6 +22,8 @@ from typing import Any
 
 from bench.harness import Result, Stats
 
+#: issue 10: vehicle message → charger reaction, p99 (for CCS: CurrentDemandReq in → CurrentDemandRes out)
+REACTION_P99_TARGET_MS = 2.0
 #: the EVCC's CurrentDemandReq → CurrentDemandRes timeout (DIN SPEC 70121 Table 75 / ISO 15118-2)
 CURRENT_DEMAND_BUDGET_MS = 250.0
 CURRENT_DEMAND_RES = (
@@ -41,10 +45,11 @@ PHASES = (
 )
 
 
-def _codec_floor(n: int) -> list[float]:
+def _codec_floor(n: int, codec: Any = None) -> list[float]:
+    """Decode + encode of a CurrentDemandRes, `n` times: by the process's codec, or by `codec`."""
     from evse.protocols.ccs.jvm import shared_codec
 
-    codec = shared_codec()
+    codec = codec or shared_codec()
     exi = codec.encode(CURRENT_DEMAND_RES, DIN_NS)
     samples = []
     for _ in range(n):
@@ -53,6 +58,19 @@ def _codec_floor(n: int) -> list[float]:
         codec.encode(CURRENT_DEMAND_RES, DIN_NS)
         samples.append((time.perf_counter() - t0) * 1000)
     return samples
+
+
+def _stock_codec_floor(n: int) -> list[float]:
+    """The same with the codec as the iso15118 package ships it (a JAXB context built per call), in its own JVM
+    with the same options and the same warm-up."""
+    from evse.protocols.ccs.jvm import LEAN_JAVA_OPTIONS, _launch, warm_up
+
+    codec: Any = _launch(LEAN_JAVA_OPTIONS, context_cache=False)
+    try:
+        warm_up(codec, rounds=3)  # each stock call costs ~15 ms: 3 rounds load the same classes
+        return _codec_floor(n, codec)
+    finally:
+        codec.gateway.shutdown()
 
 
 class _Probe:
@@ -186,15 +204,18 @@ async def _session(seconds_charging: float) -> tuple[_Probe, dict[str, float]]:
 def run(quick: bool) -> list[Result]:
     from evse.protocols.ccs.netns import netns_unavailable_reason
 
-    floor = Stats.of(_codec_floor(20 if quick else 200))
+    floor = Stats.of(_codec_floor(50 if quick else 1000))
+    stock = Stats.of(_stock_codec_floor(10 if quick else 100))
     results = [
         Result(
             "EXI decode + encode of a CurrentDemandRes (codec floor)",
             "ms",
             floor.median,
             floor.p99,
+            baseline=stock.median,
+            baseline_name="stock codec: a JAXB context per call",
             n=floor.n,
-            note="py4j → EXIficient JVM, lean JVM options",
+            note=f"py4j → EXIficient JVM with our JAXB context cache, lean JVM options; stock p99 {stock.p99:.1f} ms",
         )
     ]
     reason = netns_unavailable_reason()
@@ -212,9 +233,9 @@ def run(quick: bool) -> list[Result]:
             latency.p99,
             baseline=floor.median,
             baseline_name="codec floor",
-            target=CURRENT_DEMAND_BUDGET_MS,
+            target=REACTION_P99_TARGET_MS,
             n=latency.n,
-            note=f"{share:.0f} % of the EVCC's 250 ms (median); EXI codec {codec_share:.0f} % of it",
+            note=f"EXI codec {codec_share:.0f} % of it (median); {share:.1f} % of the EVCC's 250 ms budget",
         )
     )
     base = phases["session_setup"]
