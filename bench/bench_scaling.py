@@ -1,6 +1,7 @@
 """How cost grows with the number of connectors charging at once (a large station), on real time.
 
-For 1, 4 and 8 connectors (quick: 2), alternately CHAdeMO and GB/T, the whole station is built
+For 1, 4 and 8 connectors (quick: 2), alternately CHAdeMO and GB/T, and 4 connectors of which one is CCS (when a
+network namespace can be made: root), the whole station is built
 (`evse.station.build`: sessions, safety supervisors, adapters, power-budget sharing) over the simulation's in-loop
 CAN bus, a simulated vehicle is plugged into every connector, and once every session is in energy transfer we
 measure for a window of real time:
@@ -35,8 +36,11 @@ from bench.harness import Result, Stats
 from evse.can.channel import CanFrame, InLoopBus, InLoopChannel
 
 #: a simulated vehicle profile per standard (their packs start low enough to charge through the window)
-PROFILES = {"chademo": "chademo-1.0-40kwh", "gbt": "gbt-2015-60kwh"}
+PROFILES = {"chademo": "chademo-1.0-40kwh", "gbt": "gbt-2015-60kwh", "ccs": "ccs-400v-77kwh"}
 STANDARDS = ("chademo", "gbt")
+#: a 4-connector station with a CCS car among the CAN cars: the V2G stack (its EXI codec calls block the loop)
+#: beside the CAN sessions; needs a network namespace (root) for the CCS car's veth pair
+MIXED_WITH_CCS = ("ccs", "chademo", "gbt", "chademo")
 #: the vehicle frame whose handling makes the request, per standard
 FRAME_NAMES = {"chademo": "CHAdeMO 0x102", "gbt": "GB/T BCL"}
 REACTION_TARGET_MS = 2.0
@@ -98,19 +102,24 @@ class _Probe:
             SessionContext.request = request  # type: ignore[method-assign]
 
 
-def _config(n: int, quick: bool) -> Any:
+def _mix(n: int) -> tuple[str, ...]:
+    """n connectors, alternately CHAdeMO and GB/T."""
+    return tuple(STANDARDS[i % 2] for i in range(n))
+
+
+def _config(standards: tuple[str, ...], quick: bool) -> Any:
     from evse.config.schema import Config, ConnectorSettings
 
     connectors = [
         ConnectorSettings(
             id=i + 1,
-            standard=STANDARDS[i % 2],  # type: ignore[arg-type]
+            standard=standard,  # type: ignore[arg-type]
             max_voltage_v=750.0,
             max_current_a=125.0,
             max_power_w=62_500.0,
             cable_max_current_a=125.0,
         )
-        for i in range(n)
+        for i, standard in enumerate(standards)
     ]
     base = Config()
     sim = base.sim
@@ -139,10 +148,16 @@ async def _loop_lag(stop: asyncio.Event, out_ms: list[float]) -> None:
 
 
 async def _station_window(
-    n: int, window_s: float, quick: bool, *, plug: bool, probe: _Probe, lag_ms: list[float] | None = None
+    standards: tuple[str, ...],
+    window_s: float,
+    quick: bool,
+    *,
+    plug: bool,
+    probe: _Probe,
+    lag_ms: list[float] | None = None,
 ) -> tuple[float, int]:
-    """Build an n-connector station, plug a vehicle into each (when `plug`), wait for energy transfer on every
-    connector, then measure for `window_s`. Returns (% of one core, samples recorded)."""
+    """Build a station with these connectors, plug a vehicle into each (when `plug`), wait for energy transfer on
+    every connector, then measure for `window_s`. Returns (% of one core, samples recorded)."""
     from evse.session.events import EventBus
     from evse.sim.dock import VehicleDock
     from evse.sim.profile import load_profile
@@ -150,7 +165,7 @@ async def _station_window(
     from evse.station.build import build_station
 
     loop = asyncio.get_running_loop()
-    config = _config(n, quick)
+    config = _config(standards, quick)
     world = SimWorld(config.sim, seed=1)
     activate(world)
     dock = VehicleDock(world)
@@ -158,7 +173,13 @@ async def _station_window(
     try:
         station = build_station(config, bus=EventBus(), loop=loop)
         await station.start()
-        probe.charger_endpoints = {id(world.charger_channel(c.id)): c.standard for c in config.connectors}
+        for connector in station.connectors.values():
+            port: Any = getattr(connector.spec.new_adapter, "__self__", None)
+            if callable(getattr(port, "stack", None)):
+                await port.stack()  # the V2G stack loads after start: not part of the measured window
+        probe.charger_endpoints = {
+            id(world.charger_channel(c.id)): c.standard for c in config.connectors if c.standard in STANDARDS
+        }
         if plug:
             for connector in config.connectors:
                 dock.plug(connector.id, load_profile(PROFILES[connector.standard]))
@@ -218,20 +239,25 @@ async def _in_loop_echo(samples: int) -> list[float]:
 
 
 async def _all(quick: bool) -> list[Result]:
-    sizes = (2,) if quick else (1, 4, 8)
+    from evse.protocols.ccs.netns import netns_unavailable_reason
+
+    mixes = [_mix(2)] if quick else [_mix(1), _mix(4), _mix(8)]
+    if not quick and not netns_unavailable_reason():
+        mixes.append(MIXED_WITH_CCS)
     window_s = 0.5 if quick else 15.0
     idle_window_s = min(window_s, 5.0)
     echo = Stats.of(await _in_loop_echo(200 if quick else 5000))
     results: list[Result] = []
     probe = _Probe()
     with probe.installed():
-        for n in sizes:
-            idle_cpu, _ = await _station_window(n, idle_window_s, quick, plug=False, probe=probe)
+        for standards in mixes:
+            n = len(standards)
+            idle_cpu, _ = await _station_window(standards, idle_window_s, quick, plug=False, probe=probe)
             start = len(probe.samples)
             lag_ms: list[float] = []
-            cpu, _count = await _station_window(n, window_s, quick, plug=True, probe=probe, lag_ms=lag_ms)
+            cpu, _count = await _station_window(standards, window_s, quick, plug=True, probe=probe, lag_ms=lag_ms)
             lag = Stats.of(lag_ms or [float("nan")])
-            counts = {s: sum(1 for i in range(n) if STANDARDS[i % 2] == s) for s in STANDARDS}
+            counts = {s: standards.count(s) for s in ("ccs", *STANDARDS)}
             mix = " + ".join(f"{k} {s}" for s, k in counts.items() if k)
             label = f"{n} connector{'s' if n > 1 else ''} charging ({mix})"
             for standard in STANDARDS:
@@ -263,7 +289,8 @@ async def _all(quick: bool) -> list[Result]:
                     baseline=idle_cpu,
                     baseline_name=f"same {n} connectors idle",
                     n=1,
-                    note="station + simulated plants and vehicles in one loop",
+                    note="station + simulated plants and vehicles in one loop"
+                    + ("; the CCS car's EVCC and its codec calls too (the JVM apart)" if counts["ccs"] else ""),
                 )
             )
     return results
