@@ -1,5 +1,5 @@
-"""The local HTTP API (served by `evse.api.http`): read endpoints, the event stream and /metrics; the write
-endpoints are in `evse.api.commands`. Every error a client can cause is a 4xx with `{"error": "<one sentence>"}`; an
+"""The local HTTP API (aiohttp): read endpoints, the event stream and /metrics; the write endpoints are in
+`evse.api.commands`. Every error a client can cause is a 4xx with `{"error": "<one sentence>"}`; an
 unexpected exception is a 500 with a generic message (and a logged traceback), never a stack in the response.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
+from aiohttp import web
 
-from evse.api import http as web
 from evse.api.metrics import CanChannelsProvider, OcppStatusProvider, RfidStatusProvider, StationMetrics
 from evse.api.openapi import build_spec
 from evse.api.serialize import dumps, event_dict, snapshot_dict
@@ -32,7 +32,7 @@ from evse.store.recorder import SessionRecorder
 log = structlog.get_logger("evse.api")
 T = TypeVar("T")
 
-Handler = Callable[[web.Request], Awaitable[web.Response | web.StreamResponse]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
@@ -96,20 +96,22 @@ class ApiContext:
             self._executor = None
 
 
-#: the key of the ApiContext in the application (`request.app[CTX]`)
-CTX = "ctx"
+CTX = web.AppKey("ctx", ApiContext)
 
 
 def json_response(value: Any, status: int = 200) -> web.Response:
     return web.Response(text=dumps(value), status=status, content_type="application/json")
 
 
-async def errors_middleware(request: web.Request, handler: Handler) -> web.Response | web.StreamResponse:
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except ApiError as error:
         return json_response({"error": error.message}, error.status)
-    except web.HTTPError as exc:
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
         reason = {404: "no such endpoint: see /api/openapi.json", 405: f"method {request.method} is not allowed here"}
         response = json_response({"error": reason.get(exc.status, exc.reason)}, exc.status)
         if "Allow" in exc.headers:  # RFC 9110: a 405 lists the methods that are allowed

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import TypeVar
 
 import msgspec
+from aiohttp import web
 
-from evse.api import http as web
 from evse.api.app import CTX, ApiError, connector_of, json_response, require_token
 from evse.api.bodies import (
     AuthorizeRequest,

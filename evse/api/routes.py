@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from aiohttp import web
+
 from evse.api import commands
-from evse.api import http as web
 from evse.api.app import (
     CTX,
     ApiContext,

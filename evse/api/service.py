@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from aiohttp import web
 
-from evse.api import http as web
 from evse.api.app import ApiContext
 from evse.api.metrics import CanChannelsProvider, OcppStatusProvider, RfidStatusProvider
 from evse.api.routes import create_app
@@ -30,9 +30,6 @@ from evse.store.recorder import SessionRecorder
 from evse.store.settings import StoreSettings
 
 log = structlog.get_logger("evse.api")
-
-#: requests still running at stop get this long to finish before they are cancelled
-SHUTDOWN_GRACE_S = 1.0
 
 
 def read_token(path: str) -> str | None:
@@ -99,7 +96,7 @@ class ApiService:
             bus.subscribe(self.ctx.metrics.on_event),
             bus.subscribe(self.ctx.hub.on_event),
         ]
-        self._server: web.Server | None = None
+        self._runner: web.AppRunner | None = None
         self.port: int | None = None
 
     def set_ocpp_status(self, provider: OcppStatusProvider | None) -> None:
@@ -118,15 +115,21 @@ class ApiService:
     async def start(self) -> None:
         self.ctx.token = read_token(self.settings.token_file)
         self.ctx.closing.clear()
-        server = web.Server(create_app(self.ctx))
+        runner = web.AppRunner(create_app(self.ctx), access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.settings.host, self.settings.port)
         try:
-            self.port = await server.start(self.settings.host, self.settings.port)
+            await site.start()
         except OSError as error:
+            await runner.cleanup()
             raise UserError(
                 f"the local API cannot listen on {self.settings.host}:{self.settings.port} ({error.strerror}): "
                 f"choose another api.port or stop the program using it"
             ) from None
-        self._server = server
+        self._runner = runner
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.port
         log.info("local API listening", url=self.url, writes="enabled" if self.ctx.token else "disabled")
 
     async def stop(self, timeout_s: float = 5.0) -> None:
@@ -134,11 +137,11 @@ class ApiService:
         assert self.ctx.hub is not None
         for client in tuple(self.ctx.hub.clients):
             client.wake.set()
-        if self._server is not None:
+        if self._runner is not None:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout_s):
-                    await self._server.close(grace_s=min(SHUTDOWN_GRACE_S, timeout_s))
-            self._server = None
+                    await self._runner.cleanup()
+            self._runner = None
         await asyncio.get_running_loop().run_in_executor(None, self.ctx.close)
 
     def close(self) -> None:
