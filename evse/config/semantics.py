@@ -116,7 +116,7 @@ def _check_connector(path: str, connector: dict[str, Any]) -> list[Problem]:
                 f'use "{HOMEPLUG_LINK}" (with channel = the PLC network interface) or "{SIM_LINK}"',
             )
         )
-    elif standard in CAN_STANDARDS and not simulated and interface not in _can_interfaces():
+    elif standard in CAN_STANDARDS and interface not in (SIM_LINK, *_can_interfaces()):
         known = ", ".join(sorted(_can_interfaces()))
         problems.append(
             Problem(
@@ -227,7 +227,6 @@ def _as_names(names: Iterable[str] | None) -> set[str]:
 
 
 def _can_interfaces() -> frozenset[str]:
-    # python-can is imported only for a real CAN link: a simulated station never loads it (~1.5 MiB of RSS)
     import can.interfaces
 
     return frozenset(can.interfaces.VALID_INTERFACES)

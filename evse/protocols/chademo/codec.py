@@ -1,4 +1,4 @@
-"""CHAdeMO payloads ⇄ typed messages, through the shipped `chademo.dbc` (read by `evse.can.dbc`).
+"""CHAdeMO payloads ⇄ typed messages, through cantools and the shipped `chademo.dbc`.
 
 The DBC is the single description of the frames: an operator loads the same file into SavvyCAN, `cantools
 decode` or their own tools to read a trace captured by the daemon. This module adds only what a DBC cannot say:
@@ -15,12 +15,15 @@ decode` or their own tools to read a trace captured by the daemon. This module a
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
 
+import cantools
+from cantools.database.can import Database, Message
+
 from evse.can.channel import CanFrame
-from evse.can.dbc import DbcDatabase, DbcMessage, load_dbc
 from evse.protocols.chademo import messages as m
 
 DBC_PATH = Path(__file__).with_name("chademo.dbc")
@@ -46,9 +49,12 @@ class CodecError(ValueError):
     """A frame cannot be decoded (wrong length) or is not a CHAdeMO frame."""
 
 
-def load_database(path: Path = DBC_PATH) -> DbcDatabase:
-    """The CHAdeMO DBC, read once per process."""
-    return load_dbc(path)
+@functools.cache
+def load_database(path: Path = DBC_PATH) -> Database:
+    """The CHAdeMO DBC, parsed once per process."""
+    db = cantools.database.load_file(str(path))
+    assert isinstance(db, Database)
+    return db
 
 
 class ChademoCodec:
@@ -57,7 +63,7 @@ class ChademoCodec:
     def __init__(self, capacity_kwh_per_unit: float = DBC_CAPACITY_KWH_PER_UNIT, dbc_path: Path = DBC_PATH) -> None:
         self.capacity_kwh_per_unit = capacity_kwh_per_unit
         db = load_database(dbc_path)
-        self._by_id: dict[int, DbcMessage] = {msg.frame_id: msg for msg in db.messages}
+        self._by_id: dict[int, Message] = {msg.frame_id: msg for msg in db.messages}
         self._encoded: dict[m.VehicleMessage | m.ChargerMessage, tuple[int, bytes]] = {}
         #: per frame, every signal's (min, max) from the DBC: the encoder clamps into them
         self._ranges: dict[int, dict[str, tuple[float, float]]] = {
@@ -84,7 +90,7 @@ class ChademoCodec:
                 f"frame 0x{frame.arbitration_id:03X} has {len(frame.data)} bytes; CHAdeMO frames have {FRAME_LENGTH}"
             )
         definition = self._by_id[frame.arbitration_id]
-        values: dict[str, Any] = definition.decode(frame.data)
+        values: dict[str, Any] = definition.decode(frame.data, decode_choices=False, scaling=True)  # type: ignore[assignment]
         problems = _out_of_range(definition, values)
         return _DECODERS[frame.arbitration_id](self, values, problems)
 
@@ -182,7 +188,7 @@ class ChademoCodec:
             name: min(max(float(values.get(name, 0)), low), high)
             for name, (low, high) in self._ranges[frame_id].items()
         }
-        data = definition.encode(clamped)
+        data = bytes(definition.encode(clamped, scaling=True, padding=False, strict=False))
         if len(self._encoded) >= ENCODE_CACHE_SIZE:
             self._encoded.clear()
         self._encoded[msg] = (frame_id, data)
@@ -270,7 +276,7 @@ _DECODERS: dict[int, Any] = {
 }
 
 
-def _out_of_range(definition: DbcMessage, values: dict[str, Any]) -> dict[str, str]:
+def _out_of_range(definition: Message, values: dict[str, Any]) -> dict[str, str]:
     problems: dict[str, str] = {}
     for sig in definition.signals:
         value = values[sig.name]

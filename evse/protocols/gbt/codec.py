@@ -1,4 +1,4 @@
-"""Typed decode/encode of GB/T 27930 messages on top of the shipped DBC (`gbt27930.dbc`, read by `evse.can.dbc`).
+"""Typed decode/encode of GB/T 27930 messages on top of the shipped DBC (`gbt27930.dbc`, loaded with cantools).
 
 Reading: reserved bits are never looked at (only declared signals are decoded, so 0 and 1 fillers both pass). A
 value outside its declared range is *reported, not trusted*: the field becomes None and its name goes into

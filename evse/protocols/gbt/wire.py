@@ -2,8 +2,7 @@
 
 Rules (the codec's, see `evse.protocols.gbt.codec`):
 * The DBC (`gbt27930.dbc`) is the single source of bit positions, scales, offsets and ranges; typed messages only
-  map fields to DBC signals (`SIGNALS`) and add what a DBC cannot say (ASCII strings, BCD time, arrays). It is read
-  by `evse.can.dbc` (not cantools, which costs the daemon megabytes of memory); operators open it in cantools.
+  map fields to DBC signals (`SIGNALS`) and add what a DBC cannot say (ASCII strings, BCD time, arrays).
 * Current fields (DBC offset −400 A) carry the *magnitude* (positive = charging); the wire keeps the standard's
   coding (0.1 A/bit, −400 A offset, charging negative).
 """
@@ -17,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from evse.can.dbc import DbcDatabase, DbcMessage, load_dbc
+import cantools
+from cantools.database.can import Database, Message
+
 from evse.protocols.gbt.ids import Pgn
 
 DBC_PATH = Path(__file__).with_name("gbt27930.dbc")
@@ -33,13 +34,16 @@ class GbtDecodeError(ValueError):
     """A payload cannot be decoded as the message it claims to be."""
 
 
-def database() -> DbcDatabase:
-    """The GB/T DBC, read once per process."""
-    return load_dbc(DBC_PATH)
+@functools.cache
+def database() -> Database:
+    """The GB/T DBC, loaded once per process."""
+    db = cantools.database.load_file(str(DBC_PATH))
+    assert isinstance(db, Database)
+    return db
 
 
 @functools.cache
-def dbc_message(name: str) -> DbcMessage:
+def dbc_message(name: str) -> Message:
     return database().get_message_by_name(name)
 
 
@@ -63,7 +67,7 @@ class SignalLayout:
 
 
 @functools.cache
-def signal_layouts(message: DbcMessage) -> dict[str, SignalLayout]:
+def signal_layouts(message: Message) -> dict[str, SignalLayout]:
     """The layout of every signal of `message`, by signal name."""
     layouts: dict[str, SignalLayout] = {}
     for signal in message.signals:
@@ -75,7 +79,7 @@ def signal_layouts(message: DbcMessage) -> dict[str, SignalLayout]:
     return layouts
 
 
-def raw_signals(message: DbcMessage, data: bytes) -> dict[str, int]:
+def raw_signals(message: Message, data: bytes) -> dict[str, int]:
     """Unscaled signal values of `data` (truncated payloads decode the signals they contain)."""
     size = min(len(data), message.length)
     bits = size * 8
@@ -87,7 +91,7 @@ def raw_signals(message: DbcMessage, data: bytes) -> dict[str, int]:
     }
 
 
-def pack_raw(message: DbcMessage, raws: dict[str, int]) -> bytes:
+def pack_raw(message: Message, raws: dict[str, int]) -> bytes:
     """A payload of `message` with the given unscaled signal values; every other bit is 1 (GB/T's reserved
     filler)."""
     value = (1 << (message.length * 8)) - 1
