@@ -22,7 +22,6 @@ from evse.api.serialize import dumps, event_dict, snapshot_dict
 from evse.api.settings import ApiSettings
 from evse.api.sim import SimControl
 from evse.api.stream import STREAM_TYPES, EventHub
-from evse.diagnostics.report import build_report
 from evse.diagnostics.settings import DiagnosticsSettings
 from evse.station.control import StationControl
 from evse.store.database import StoreError
@@ -233,6 +232,9 @@ async def trace(request: web.Request) -> web.Response:
 
 
 async def diagnose(request: web.Request) -> web.Response:
+    # the diagnosis rules (and statistics) load on the first request, not with the daemon: operators ask rarely
+    from evse.diagnostics.report import build_report
+
     ctx = request.app[CTX]
     report = await ctx.read(lambda r: build_report(r.conn, ctx.diagnostics).to_dict())
     return json_response(report)

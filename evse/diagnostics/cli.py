@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from evse.config.errors import UserError
-from evse.diagnostics.report import build_report, render_text
-from evse.diagnostics.rules import STAGE_WORDS
 from evse.diagnostics.settings import DiagnosticsSettings
 from evse.store.database import StoreError
 from evse.store.reader import SUMMARY_COLUMNS, SessionNotFound, SessionReader
@@ -113,6 +111,8 @@ def outcome_text(s: dict[str, Any]) -> str:
     if s["outcome_kind"] is None:
         return f"running ({s['last_stage'] or 'starting'})"
     if s["outcome_kind"] == "failed":
+        from evse.diagnostics.rules import STAGE_WORDS  # on use: every `evse` command imports this module
+
         text = f"FAILED in {STAGE_WORDS.get(s['outcome_stage'], s['outcome_stage'])}: {s['outcome_reason']}"
         return text + (f" ({s['vehicle_reason']})" if s["vehicle_reason"] else "")
     return str(s["outcome_kind"])
@@ -220,6 +220,9 @@ def plot_command(args: argparse.Namespace) -> int:
 
 
 def diagnose_command(args: argparse.Namespace) -> int:
+    # imported here, not at the top: every `evse` command imports this module, the daemon too (evse.cli)
+    from evse.diagnostics.report import build_report, render_text
+
     _, _, diagnostics = _settings(args)
     reader = open_reader(args)
     report = build_report(reader.conn, diagnostics)
