@@ -38,7 +38,7 @@ COPY config ./config
 # hadolint ignore=DL3013
 RUN extras="hardware" \
     && if [ "$WITH_CCS" = "1" ]; then extras="hardware,ccs"; fi \
-    && SKIP_CYTHON=1 pip install --no-cache-dir --no-binary pydantic ".[$extras]" \
+    && pip install --no-cache-dir --no-binary pydantic ".[$extras]" \
     && mkdir -p /etc/evse \
     && cp config/sim.toml /etc/evse/evse.toml \
     && cp config/example-hardware.toml /etc/evse/example-hardware.toml
