@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from evse.protocols.ccs import jvm
@@ -88,3 +90,38 @@ async def test_bridge_status_follows_the_supervisor_and_the_insulation_test() ->
     ctx.tripped = True
     status = await bridge.get_dc_evse_status()
     assert status.evse_status_code is DCEVSEStatusCode.EVSE_EMERGENCY_SHUTDOWN
+
+
+class _CountingCodec:
+    def __init__(self, broken: bool = False) -> None:
+        self.broken = broken
+        self.encoded: list[str] = []
+
+    def encode(self, message: str, namespace: str) -> bytes:
+        if self.broken:
+            raise Exception("EXI encoding failed: no grammar")  # what the package's codec raises
+        self.encoded.append(namespace)
+        return b"\x80"
+
+    def decode(self, stream: bytes, namespace: str) -> str:
+        return "{}"
+
+
+def test_the_warm_up_covers_every_namespace_and_an_abort_ends_it_after_the_first_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(jvm, "_warm_up_aborted", threading.Event())
+    codec = _CountingCodec()
+    jvm.warm_up(codec, rounds=3)  # type: ignore[arg-type]
+    assert codec.encoded == [jvm.SAP_NS, jvm.DIN_NS, jvm.ISO2_NS] * 3
+    jvm.abort_warm_up()
+    aborted = _CountingCodec()
+    jvm.warm_up(aborted, rounds=100)  # type: ignore[arg-type]
+    assert aborted.encoded == [jvm.SAP_NS, jvm.DIN_NS, jvm.ISO2_NS]  # the contexts are still built
+
+
+def test_a_codec_that_cannot_encode_is_one_sentence() -> None:
+    with pytest.raises(jvm.ExiCodecBroken) as error:
+        jvm.warm_up(_CountingCodec(broken=True), rounds=1)  # type: ignore[arg-type]
+    text = str(error.value)
+    assert "no grammar" in text and "pip install --force-reinstall 'evse[ccs]'" in text and "\n" not in text

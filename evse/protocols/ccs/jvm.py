@@ -141,10 +141,22 @@ WARM_UP_MESSAGES = (
 WARM_UP_ROUNDS = 100
 
 
+#: set by `abort_warm_up()`: a daemon stopping during the warm-up does not wait for the rest of it
+_warm_up_aborted = threading.Event()
+
+
+def abort_warm_up() -> None:
+    """Cut a running warm-up short after its current round (the stack's worker thread is joined at exit)."""
+    _warm_up_aborted.set()
+
+
 def warm_up(codec: IEXICodec, rounds: int = WARM_UP_ROUNDS) -> None:
     """Encode and decode one message per namespace `rounds` times, so that the first car waits neither for the
-    JAXB contexts nor for the JIT; raises `ExiCodecBroken` if the codec cannot (a damaged install)."""
-    for _ in range(rounds):
+    JAXB contexts nor for the JIT; raises `ExiCodecBroken` if the codec cannot (a damaged install). The first
+    round always runs (it builds the contexts); `abort_warm_up()` ends it after the current round."""
+    for round_number in range(rounds):
+        if round_number and _warm_up_aborted.is_set():
+            return
         for message, namespace in WARM_UP_MESSAGES:
             try:
                 codec.decode(codec.encode(message, namespace), namespace)

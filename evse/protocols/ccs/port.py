@@ -20,7 +20,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from evse.protocols.ccs.adapter import CcsAdapter
-from evse.protocols.ccs.jvm import check_java, shared_codec
+from evse.protocols.ccs.jvm import abort_warm_up, check_java, shared_codec
 from evse.protocols.ccs.netns import NetnsUnavailable, VethLink
 from evse.protocols.ccs.settings import CcsSettings
 from evse.protocols.ccs.slac.link import run_evse_slac
@@ -127,6 +127,7 @@ class CcsPort:
 
     async def stop(self) -> None:
         if self._stack is not None and not self._stack.done():
+            abort_warm_up()  # its worker thread cannot be cancelled: let it end after the current codec round
             self._stack.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):  # nothing is left to serve either way
                 await self._stack
