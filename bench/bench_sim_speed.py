@@ -35,9 +35,10 @@ from evse.sim.world import SimWorld
 TARGET_X = 300.0
 PACK_PROFILE = "ccs-400v-77kwh"
 #: the profile per standard whose protocol side is used, its pack scaled to ~77 kWh
-#: scaled-clock factors tried for CCS (see _ccs_scaled_speed)
-CCS_SPEEDS = (10.0, 30.0, 100.0, 300.0)
+#: scaled-clock factors tried for CCS, and attempts at each (see _ccs_scaled_speed)
+CCS_SPEEDS = (30.0, 100.0, 300.0)
 CCS_SPEEDS_QUICK = (10.0,)
+CCS_ATTEMPTS = 2
 STANDARD_PROFILES = {"ccs": "ccs-400v-77kwh", "chademo": "chademo-1.0-40kwh", "gbt": "gbt-2015-60kwh"}
 #: the standards whose simulated vehicles run on the virtual clock
 CAN_STANDARDS = ("chademo", "gbt")
@@ -303,36 +304,42 @@ def run(quick: bool) -> list[Result]:
 
 def _ccs_scaled_speed(quick: bool) -> Result:
     """CCS cannot use the virtual clock: its EVCC and SECC talk over real sockets (a veth pair) and every V2G
-    message costs EXI round trips to a JVM (~1 ms for a decode + encode pair with the context cache), wall time
+    message costs EXI round trips to a JVM (~0.5 ms for a decode + encode pair with the context cache), wall time
     that no virtual clock can skip. On a scaled clock (evse.sim.timescale, as `evse sim --speed N`) the whole
-    session still runs: the figure is the highest factor tried at which a session completes. Each try charges from
-    78 % (quick: 79.5 %) to 80 %: whether a factor holds depends on the per-message timeouts (the EVCC's 250 ms
-    shrink by the factor), not on the session's length."""
+    session still runs. The figure: the speed measured for a whole 10 → 80 % session at the highest factor at which
+    every attempt completed (quick: one 79.5 → 80 % session at 10×). Whether a factor holds depends on the
+    per-message limits, which shrink by the factor (the charger's 2 s vehicle silence is 6.7 ms of wall time at
+    300×), against the wall time of an exchange and the machine's pauses."""
     from evse.sim.timescale import ScaledClockLoop
 
-    start_soc_pct = 79.5 if quick else 78.0
+    start_soc_pct = 79.5 if quick else 10.0
     outcomes: list[str] = []
-    best = 0.0
+    best: float | None = None
     for speed in CCS_SPEEDS_QUICK if quick else CCS_SPEEDS:
 
         def session() -> Awaitable[float]:
             return _station_session("ccs", 80.0, start_soc_pct=start_soc_pct, scaled_clock=True)
 
-        try:
-            achieved = _measure(lambda: ScaledClockLoop(speed), session, 300.0)  # noqa: B023 - called at once
-        except Exception as exc:  # the session failed at this factor: say how
-            outcomes.append(f"{speed:g}×: {str(exc).split(':', 1)[-1].strip()}"[:100])
+        measured: list[float] = []
+        for _ in range(1 if quick else CCS_ATTEMPTS):
+            try:
+                measured.append(_measure(lambda: ScaledClockLoop(speed), session, 600.0))  # noqa: B023 - called at once
+            except Exception as exc:  # the session failed at this factor: say how
+                outcomes.append(f"{speed:g}×: {str(exc).split(':', 1)[-1].strip()}"[:110])
+                break
+        else:
+            outcomes.append(f"{speed:g}×: completed " + ", ".join(f"{m:.1f}×" for m in measured))
+            best = min(measured)
             continue
-        outcomes.append(f"{speed:g}×: completed ({achieved:.1f}× measured)")
-        best = max(best, speed)
+        break  # a higher factor has even shorter limits
     return Result(
         f"sim speed: ccs {start_soc_pct:g}→80 % of 77 kWh, whole station, scaled clock",
         "× real time",
-        best if best else float("nan"),
+        best if best is not None else float("nan"),
         target=TARGET_X,
         higher_is_better=True,
         n=len(outcomes),
-        note="highest factor that completes; " + "; ".join(outcomes),
+        note="measured at the highest factor where every attempt completed; " + "; ".join(outcomes),
     )
 
 

@@ -26,6 +26,7 @@ from evse.daemon.sdnotify import Notifier
 from evse.daemon.service import Service
 from evse.daemon.settings import DaemonSettings
 from evse.daemon.watchdog import Watchdog
+from evse.gcfreeze import freeze_loaded_objects
 
 log = structlog.get_logger("evse.daemon")
 
@@ -74,6 +75,9 @@ class Lifecycle:
             unhealthy_exit_s=self.settings.unhealthy_exit_s,
             on_dead=on_dead,
         )
+        # the start's objects (modules, models, settings) live until exit: keep them out of full GC passes, which
+        # would otherwise pause the loop for every connector at random moments (evse/gcfreeze.py)
+        freeze_loaded_objects(collect_first=True)
         summary = self.status()
         self.notifier.ready(summary)
         log.info("ready", status=summary, services=[s.name for s in self.services])

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from evse.config.errors import UserError
+from evse.gcfreeze import freeze_loaded_objects
 from evse.session.events import EventBus
 from evse.sim import faults
 from evse.sim.profile import ProfileError, builtin_profiles, load_profile
@@ -278,6 +279,7 @@ async def simulate(
                 view.notes = collections.deque(view.notes, maxlen=view.notes.maxlen + OCPP_EXTRA_NOTE_LINES)
             await sim_ocpp.start()  # before the station, so it sees the station's first status reports
         await station.start()
+    freeze_loaded_objects(collect_first=True)  # as the daemon does: no full-GC pauses over the start's objects
     ticker = _Ticker(loop, view)
     try:
         records = await runner.run()

@@ -19,6 +19,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from evse.gcfreeze import freeze_loaded_objects
 from evse.protocols.ccs.adapter import CcsAdapter
 from evse.protocols.ccs.jvm import abort_warm_up, check_java, shared_codec
 from evse.protocols.ccs.netns import NetnsUnavailable, VethLink
@@ -111,6 +112,10 @@ class CcsPort:
         except Exception as exc:
             logger.error("CCS connector %s: the V2G stack did not start: %s", self.connector_id, exc)
             raise
+        # the stack's modules and models (~1/2 of the process's objects) live until exit: out of full GC passes,
+        # which would otherwise pause every connector for ~20-40 ms now and then; no collection first (sessions
+        # may be running)
+        freeze_loaded_objects(collect_first=False)
         from evse.protocols.ccs.bridge import SeccBridge
         from evse.protocols.ccs.secc import Secc
 
