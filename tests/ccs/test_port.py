@@ -132,7 +132,7 @@ async def test_a_stack_that_does_not_start_fails_wake_up_with_the_reason_and_is_
         attempts.append(1)
         raise RuntimeError("the JVM exited with status 1")
 
-    monkeypatch.setattr(port_module, "_prepare_stack", jvm_dies)
+    monkeypatch.setattr(port_module, "prepare_stack", jvm_dies)
     context = _Context(connector=_Connector(vehicle_link=_Link("homeplug", "eth1")))
     port = connector_adapters(context)
     await port.start()

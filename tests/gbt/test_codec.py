@@ -34,6 +34,7 @@ from evse.protocols.gbt.wire import DBC_PATH, GbtMessage, dbc_message
 
 
 def test_dbc_declares_all_22_messages_with_reference_ids() -> None:
+    # strict (cantools' default): overlapping or out-of-frame signals fail here; the runtime skips the checks
     db = cantools.database.load_file(str(DBC_PATH))
     assert isinstance(db, cantools.database.can.Database)
     assert len(db.messages) == 22
@@ -213,6 +214,20 @@ def test_arbitrary_bytes_never_crash(pgn: Pgn, payload: bytes) -> None:
         return
     # whatever was decoded can be sent back without error
     encode(message)
+
+
+def test_the_runtime_database_is_the_strictly_checked_one() -> None:
+    from evse.protocols.gbt.wire import database
+
+    strict = cantools.database.load_file(str(DBC_PATH))
+    assert isinstance(strict, cantools.database.can.Database)
+    runtime = database()
+    for message in strict.messages:
+        loaded = runtime.get_message_by_name(message.name)
+        assert (loaded.frame_id, loaded.length) == (message.frame_id, message.length)
+        assert [(s.name, s.start, s.length, s.scale, s.offset) for s in loaded.signals] == [
+            (s.name, s.start, s.length, s.scale, s.offset) for s in message.signals
+        ]
 
 
 _DBC_MESSAGES = sorted(m.name for m in cantools.database.load_file(str(DBC_PATH)).messages)  # type: ignore[union-attr]

@@ -34,7 +34,7 @@ SIM_LINK = "sim"
 logger = logging.getLogger(__name__)
 
 
-def _prepare_stack() -> None:
+def prepare_stack() -> None:
     """Import the iso15118 SECC and launch the EXI codec's JVM (~0.35 s + ~0.6 s of work): run in a worker thread,
     so the loop keeps serving the other connectors (their supervisors, their vehicles) meanwhile."""
     from evse.logsetup import root_logging_kept
@@ -108,7 +108,7 @@ class CcsPort:
 
     async def _load_stack(self) -> None:
         try:
-            await asyncio.to_thread(_prepare_stack)
+            await asyncio.to_thread(prepare_stack)
         except Exception as exc:
             logger.error("CCS connector %s: the V2G stack did not start: %s", self.connector_id, exc)
             raise

@@ -187,4 +187,7 @@ def connector_adapters(context: Any) -> _GbtConnector:
         raise DriverError(
             f"connector {context.connector.id}: GB/T needs a CAN vehicle link; set vehicle_link in its configuration"
         )
+    from evse.protocols.gbt.wire import database
+
+    database()  # parse the DBC while the station is built, not at the first car's first frame (on the shared loop)
     return _GbtConnector(channel, context.config.gbt)

@@ -368,6 +368,7 @@ class CcsVehicle(EVControllerInterface):
 
 async def run_evcc(vehicle: CcsVehicle, iface: str, namespace: str) -> None:
     """Run the iso15118 EVCC for `vehicle` on `iface` inside `namespace` until its V2G session ends."""
+    await asyncio.to_thread(_load_evcc)
     from evse.protocols.ccs.evcc_netns import NetnsEvccHandler, evcc_config
     from evse.protocols.ccs.tasks import cancel_owned
 
@@ -379,6 +380,16 @@ async def run_evcc(vehicle: CcsVehicle, iface: str, namespace: str) -> None:
     finally:
         await cancel_owned(_evcc_owners(handler))
         _close_evcc_sockets(handler)
+
+
+def _load_evcc() -> None:
+    """The V2G stack and the package's EVCC, loaded in a worker thread: a car plugged while the station is still
+    loading the stack (imports, the codec's JVM and its warm-up, ~2 s) waits for it there, not on the event loop
+    that every connector shares (`shared_codec()` blocks until the codec is ready)."""
+    from evse.protocols.ccs.port import prepare_stack
+
+    prepare_stack()
+    import evse.protocols.ccs.evcc_netns  # noqa: F401
 
 
 def _evcc_owners(handler: Any) -> list[object]:
