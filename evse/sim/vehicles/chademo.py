@@ -9,7 +9,8 @@ Behaviour (chademo.md, read from the vehicle's side):
 * With the contactor closed it requests current: the battery's present limit, raised by `request_ramp_a` per
   cycle, never above the charger's 0x108 offer (unless the `over_request` fault says otherwise).
 * At `target_soc_pct`, or when the charger sets its stop flag, it requests 0 A, clears charging-enabled, waits
-  for the current to fall, opens its contactor (welding detection done → bit 3 = 1); after d2 off it releases k;
+  for the current to fall, opens its contactor (welding detection done → bit 3 = 1); after d2 off it releases k
+  (and opens a contactor still closed: a stop before "charging" leaves the stop flag as it was during setup);
   after d1 off it falls silent.
 
 Faults (`inject(name, **params)`, also reachable through the plant's fault hook): `fault_flag` (flag=one of
@@ -175,9 +176,14 @@ class SimChademoVehicle:
         if d2 and not self._d2:
             self._close_contactors()
         if not d2 and self._d2:
-            # the charger ended the sequence: give back the charge permission
+            # the charger ended the sequence: give back the charge permission, and open the contactors if they are
+            # still closed — a stop before the charger ever reported "charging" keeps 0x109's stop bit as it was
+            # during setup, so only d2 going off tells the car (chademo.md steps 11 and 15)
             self._set_k(False)
-            self.enabled = False
+            self._begin_stop()
+            closed = self.plant.vehicle_contactors_closed()
+            if closed and not self.silenced and self.plant.charge_current_a() <= STOP_CURRENT_A:
+                self.plant.open_vehicle_contactors()  # (a silent car's controller is gone: its contactors stay)
         self._d1, self._d2 = d1, d2
 
     def _set_k(self, on: bool) -> None:
