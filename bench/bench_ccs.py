@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from bench.harness import Result, Stats
+from evse.protocols.ccs.jvm import DIN_NS
 
 #: issue 10: vehicle message → charger reaction, p99 (for CCS: CurrentDemandReq in → CurrentDemandRes out)
 REACTION_P99_TARGET_MS = 2.0
@@ -33,7 +34,6 @@ CURRENT_DEMAND_RES = (
     '"Unit": "A", "Value": 120}, "EVSECurrentLimitAchieved": false, "EVSEVoltageLimitAchieved": false, '
     '"EVSEPowerLimitAchieved": false}}}}'
 )
-DIN_NS = "urn:din:70121:2012:MsgDef"
 PHASES = (
     "session_setup",
     "authorization",
